@@ -1,0 +1,127 @@
+"""Build script for fastnn's compiled kernels.
+
+Metadata lives in ``pyproject.toml``; this file only describes the Cython
+extensions. Every ``fastnn/**/*.pyx`` becomes one extension module. Templates
+(``*.pyx.tp``) are rendered to ``.pyx`` first with Cython's bundled Tempita.
+
+Environment switches
+--------------------
+FASTNN_DEBUG=1
+    Turn Cython's bounds, wraparound and initialisation checks back on and
+    compile with ``-O0 -g``: the whole test suite runs once like that in CI so
+    an out-of-bounds index cannot hide behind ``boundscheck=False``.
+FASTNN_NO_OPENMP=1
+    Build without OpenMP even when the compiler supports it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import numpy
+from Cython.Build import cythonize
+from Cython.Tempita import Template
+from setuptools import Extension, setup
+
+HERE = Path(__file__).resolve().parent
+DEBUG = os.environ.get("FASTNN_DEBUG", "0") not in ("", "0")
+
+
+def render_templates(package_dir):
+    """Render every ``*.pyx.tp`` under ``package_dir`` to its ``.pyx``.
+
+    The rendered file is rewritten only when its text changes, so an unchanged
+    template does not force Cython to recompile.
+    """
+    for template_path in sorted(package_dir.rglob("*.pyx.tp")):
+        target = template_path.with_suffix("")
+        text = Template(template_path.read_text(), name=str(template_path)).substitute()
+        header = (
+            f"# Generated from {template_path.name} by setup.py; edit the template.\n"
+        )
+        text = header + text
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+
+
+def openmp_flags():
+    """Return (compile, link) flags for OpenMP, or empty lists without it.
+
+    The probe compiles and links a tiny OpenMP program with the compiler
+    Python was built with; any failure means a serial build, never a failed
+    one (``prange`` then compiles to an ordinary loop).
+    """
+    if os.environ.get("FASTNN_NO_OPENMP", "0") not in ("", "0"):
+        return [], []
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()
+    if shutil.which(compiler[0]) is None:
+        return [], []
+    flag = "-fopenmp"
+    program = (
+        "#include <omp.h>\n"
+        "int main(void) { int n = 0;\n"
+        "#pragma omp parallel reduction(+:n)\n"
+        "n += 1; return n > 0 ? 0 : 1; }\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp, "probe.c")
+        source.write_text(program)
+        try:
+            result = subprocess.run(
+                [*compiler, flag, str(source), "-o", str(Path(tmp, "probe"))],
+                capture_output=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return [], []
+    if result.returncode != 0:
+        print("fastnn: OpenMP not available, building serial kernels", file=sys.stderr)
+        return [], []
+    return [flag], [flag]
+
+
+def extensions():
+    package_dir = HERE / "fastnn"
+    render_templates(package_dir)
+    omp_compile, omp_link = openmp_flags()
+    if DEBUG:
+        optimisation = ["-O0", "-g"]
+    else:
+        # -fno-math-errno lets gcc vectorise sqrt (Adam's update) without
+        # -ffast-math, which would break the activations' careful tails.
+        optimisation = ["-O3", "-fno-math-errno"]
+    modules = []
+    for pyx in sorted(package_dir.rglob("*.pyx")):
+        relative = pyx.relative_to(HERE).with_suffix("")
+        modules.append(
+            Extension(
+                ".".join(relative.parts),
+                [str(pyx.relative_to(HERE))],
+                include_dirs=[numpy.get_include()],
+                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                extra_compile_args=optimisation + omp_compile,
+                extra_link_args=omp_link,
+            )
+        )
+    directives = {
+        "language_level": 3,
+        "boundscheck": DEBUG,
+        "wraparound": DEBUG,
+        "initializedcheck": DEBUG,
+        "cdivision": True,
+        "embedsignature": True,
+    }
+    return cythonize(
+        modules,
+        compiler_directives=directives,
+        # Separate build trees keep a debug build from reusing optimised C.
+        build_dir="build/cython-debug" if DEBUG else None,
+        quiet=True,
+    )
+
+
+setup(ext_modules=extensions())

@@ -72,3 +72,12 @@ cdef void activation_backward(
     const floating* grad_a, floating* grad_z,
     Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_out,
 ) noexcept nogil
+
+# An ActivationSpec from a kind and its parameters (missing ones are 0).
+cdef inline ActivationSpec make_spec(int kind, const double* params, Py_ssize_t n_params) noexcept nogil:
+    cdef ActivationSpec spec
+    cdef Py_ssize_t i
+    spec.kind = kind
+    for i in range(3):
+        spec.param[i] = params[i] if i < n_params else 0.0
+    return spec

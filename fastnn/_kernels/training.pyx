@@ -1,0 +1,561 @@
+"""The compiled training epoch and forward pass over a whole network.
+
+One call runs a whole epoch: for every minibatch (rows picked by an index
+array the caller draws from its random state) it gathers the rows, runs the
+forward pass, the fused loss gradient, the backward pass and the optimizer
+update, without returning to Python and without allocating: every per-batch
+buffer lives in one flat workspace the caller allocates once per fit.
+
+Parameters, gradients and optimizer state share one flat layout: all
+weight matrices first, then all biases (scikit-learn's packing order, so an
+L-BFGS solver can hand the same vector to scipy). The L2 penalty therefore
+covers a prefix of the buffer.
+
+Reliability hooks are built in from the start: inputs are ``const`` so
+read-only arrays and joblib memmaps are accepted; the loop polls a stop flag
+between batches and, when asked (main thread only), checks for signals so
+Ctrl-C interrupts promptly even though the GIL is released; a non-finite
+batch loss stops the epoch before the update that would spread it.
+"""
+
+from cython cimport floating
+from libc.math cimport isfinite
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from cpython.exc cimport PyErr_CheckSignals
+
+from fastnn._kernels._pointers cimport cptr1, cptr2, ptr1, ptr2
+from fastnn._kernels.activations cimport (
+    ActivationSpec, activation_backward, make_spec,
+)
+from fastnn._kernels.dense cimport dense_forward, dense_affine, dense_backward
+from fastnn._kernels.losses cimport loss_gradient, N_LOSS_KINDS
+from fastnn._kernels.optimizers cimport sgd_update, adam_update, adam_step_size
+
+import numpy as np
+
+# Columns of the workspace-offset table: row 0 holds the gathered batch,
+# row l + 1 the buffers of layer l.
+cdef enum:
+    BUF_Z = 0     # row 0: the gathered X rows
+    BUF_A = 1     # row 0: the gathered Y rows
+    BUF_DZ = 2    # row 0: the gathered sample weights
+    BUF_DA = 3
+    N_BUFFERS = 4
+
+# Seconds between signal checks: often enough that Ctrl-C feels immediate,
+# rare enough that taking the GIL costs nothing measurable.
+cdef double SIGNAL_CHECK_INTERVAL = 0.05
+
+STATUS = {"complete": EPOCH_COMPLETE, "stopped": EPOCH_STOPPED,
+          "diverged": EPOCH_DIVERGED}
+SOLVERS = {"sgd": SOLVER_SGD, "adam": SOLVER_ADAM}
+LAYER_COLUMNS = ("n_in", "n_z", "n_out", "w_offset", "b_offset")
+
+
+def workspace_layout(const Py_ssize_t[:, ::1] layers, Py_ssize_t n_rows, bint training):
+    """Offsets of the per-batch buffers inside one flat workspace.
+
+    Parameters
+    ----------
+    layers : ndarray of intp, shape (n_layers, 5)
+        The network's layer table (see ``LAYER_COLUMNS``).
+    n_rows : int
+        Rows per batch (training) or per chunk (prediction).
+    training : bool
+        Whether to lay out the gathered batch and the gradient buffers.
+
+    Returns
+    -------
+    offsets : ndarray of intp, shape (n_layers + 1, 4)
+        Row 0: gathered X, Y and sample weights (-1 when not training).
+        Row l + 1: Z, A, dZ, dA of layer l (dZ, dA -1 when not training).
+    size : int
+        Number of elements the workspace needs.
+    """
+    cdef Py_ssize_t n_layers = layers.shape[0], l, size = 0
+    if layers.shape[1] != N_LAYER_COLUMNS:
+        raise ValueError(f"layers must have {N_LAYER_COLUMNS} columns")
+    offsets = np.full((n_layers + 1, N_BUFFERS), -1, dtype=np.intp)
+
+    def take(n):
+        nonlocal size
+        start = size
+        size += n
+        return start
+
+    if training:
+        offsets[0, BUF_Z] = take(n_rows * layers[0, LAYER_N_IN])
+        offsets[0, BUF_A] = take(n_rows * layers[n_layers - 1, LAYER_N_OUT])
+        offsets[0, BUF_DZ] = take(n_rows)
+    for l in range(n_layers):
+        offsets[l + 1, BUF_Z] = take(n_rows * layers[l, LAYER_N_Z])
+        offsets[l + 1, BUF_A] = take(n_rows * layers[l, LAYER_N_OUT])
+        if training:
+            offsets[l + 1, BUF_DZ] = take(n_rows * layers[l, LAYER_N_Z])
+            offsets[l + 1, BUF_DA] = take(n_rows * layers[l, LAYER_N_OUT])
+    return offsets, size
+
+
+cdef inline const Py_ssize_t* _layer(const NetworkShape* net, Py_ssize_t l) noexcept nogil:
+    return net.layers + l * N_LAYER_COLUMNS
+
+
+cdef void _forward_rows(
+    const NetworkShape* net, const floating* params, const floating* x,
+    floating* out, floating* ws, const Py_ssize_t* offsets, Py_ssize_t n_rows,
+) noexcept nogil:
+    """Forward pass of n_rows rows through every layer, output activation included."""
+    cdef const floating* a_prev = x
+    cdef const Py_ssize_t* layer
+    cdef floating* a
+    cdef Py_ssize_t l
+    for l in range(net.n_layers):
+        layer = _layer(net, l)
+        a = out if l == net.n_layers - 1 else ws + offsets[(l + 1) * N_BUFFERS + BUF_A]
+        dense_forward(&net.specs[l], a_prev, params + layer[LAYER_W_OFFSET],
+                      params + layer[LAYER_B_OFFSET],
+                      ws + offsets[(l + 1) * N_BUFFERS + BUF_Z], a,
+                      n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z], layer[LAYER_N_OUT])
+        a_prev = a
+
+
+cdef double _batch_loss_gradient(
+    const NetworkShape* net, const floating* params, floating* grads,
+    const floating* x, const floating* y, const floating* sample_weight,
+    Py_ssize_t n_rows, double weight_sum, double alpha, double loss_normalizer,
+    floating* ws, const Py_ssize_t* offsets,
+) noexcept nogil:
+    """Objective of one batch and its gradient (written to grads).
+
+    objective = sum_i w_i loss_i / (weight_sum * loss_normalizer)
+                + alpha / 2 * ||W||^2 / weight_sum
+    and grads is the gradient of sum_i w_i loss_i / weight_sum + the same
+    penalty (loss_normalizer only rescales the reported value, the way
+    scikit-learn reports squared error averaged over outputs). Returns NaN or
+    inf, with grads unspecified, when the loss is not finite.
+    """
+    cdef Py_ssize_t L = net.n_layers, l
+    cdef const Py_ssize_t* layer
+    cdef const Py_ssize_t* row
+    cdef const floating* a_in
+    cdef floating* da_in
+    cdef double data_loss, squared_norm = 0, l2 = alpha / weight_sum
+
+    # Forward: hidden layers with their activations, the output layer affine
+    # only; its activation is fused into the loss.
+    a_in = x
+    for l in range(L):
+        layer = _layer(net, l)
+        row = offsets + (l + 1) * N_BUFFERS
+        if l < L - 1:
+            dense_forward(&net.specs[l], a_in, params + layer[LAYER_W_OFFSET],
+                          params + layer[LAYER_B_OFFSET], ws + row[BUF_Z],
+                          ws + row[BUF_A], n_rows, layer[LAYER_N_IN],
+                          layer[LAYER_N_Z], layer[LAYER_N_OUT])
+            a_in = ws + row[BUF_A]
+        else:
+            dense_affine(a_in, params + layer[LAYER_W_OFFSET],
+                         params + layer[LAYER_B_OFFSET], ws + row[BUF_Z],
+                         n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z])
+
+    row = offsets + L * N_BUFFERS
+    layer = _layer(net, L - 1)
+    data_loss = loss_gradient(net.loss_kind, ws + row[BUF_Z], y, sample_weight,
+                              ws + row[BUF_DZ], n_rows, layer[LAYER_N_Z],
+                              1.0 / weight_sum)
+    if not isfinite(data_loss):
+        return data_loss
+
+    # Backward, from the output layer's dZ down to the first layer.
+    for l in range(L - 1, -1, -1):
+        layer = _layer(net, l)
+        row = offsets + (l + 1) * N_BUFFERS
+        if l > 0:
+            a_in = ws + offsets[l * N_BUFFERS + BUF_A]
+            da_in = ws + offsets[l * N_BUFFERS + BUF_DA]
+        else:
+            a_in = x
+            da_in = NULL
+        squared_norm += dense_backward(
+            a_in, params + layer[LAYER_W_OFFSET], ws + row[BUF_DZ],
+            grads + layer[LAYER_W_OFFSET], grads + layer[LAYER_B_OFFSET], da_in, l2,
+            n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z])
+        if l > 0:
+            layer = _layer(net, l - 1)
+            activation_backward(
+                &net.specs[l - 1], ws + offsets[l * N_BUFFERS + BUF_Z],
+                ws + offsets[l * N_BUFFERS + BUF_A], da_in,
+                ws + offsets[l * N_BUFFERS + BUF_DZ],
+                n_rows, layer[LAYER_N_Z], layer[LAYER_N_OUT])
+    return (data_loss / (weight_sum * loss_normalizer)
+            + 0.5 * alpha * squared_norm / weight_sum)
+
+
+cdef inline bint _is_run(const Py_ssize_t* idx, Py_ssize_t n) noexcept nogil:
+    """Whether idx[0:n] are consecutive rows (then the batch needs no copy)."""
+    cdef Py_ssize_t k
+    for k in range(1, n):
+        if idx[k] != idx[0] + k:
+            return False
+    return True
+
+
+cdef void _gather_rows(const floating* src, const Py_ssize_t* idx, Py_ssize_t n,
+                       Py_ssize_t width, floating* dst) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(n):
+        memcpy(dst + k * width, src + idx[k] * width, width * sizeof(floating))
+
+
+cdef inline double _seconds() noexcept nogil:
+    cdef timespec now
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return now.tv_sec + 1e-9 * now.tv_nsec
+
+
+cdef int _train_epoch(
+    const NetworkShape* net, const OptimizerConfig* opt,
+    const floating* X, const floating* Y, const floating* sample_weight,
+    const Py_ssize_t* order, Py_ssize_t n_samples, Py_ssize_t batch_size,
+    floating* params, floating* grads, floating* state, Py_ssize_t n_params,
+    double alpha, double loss_normalizer, floating* ws, const Py_ssize_t* offsets,
+    const unsigned char* stop_flag, bint check_signals,
+    long* adam_step, double* accumulated_loss, Py_ssize_t* n_batches,
+) except -1 nogil:
+    cdef Py_ssize_t n_features = _layer(net, 0)[LAYER_N_IN]
+    cdef Py_ssize_t n_outputs = _layer(net, net.n_layers - 1)[LAYER_N_OUT]
+    cdef Py_ssize_t start, stop, n_rows, k
+    cdef const Py_ssize_t* idx
+    cdef const floating* xb
+    cdef const floating* yb
+    cdef const floating* swb
+    cdef floating* x_buf = ws + offsets[BUF_Z]
+    cdef floating* y_buf = ws + offsets[BUF_A]
+    cdef floating* sw_buf = ws + offsets[BUF_DZ]
+    cdef double weight_sum, batch_objective, step_size
+    cdef double last_check = _seconds() if check_signals else 0.0
+
+    cdef Py_ssize_t batch, n_epoch_batches = (n_samples + batch_size - 1) // batch_size
+    for batch in range(n_epoch_batches):
+        start = batch * batch_size
+        stop = min(start + batch_size, n_samples)
+        n_rows = stop - start
+        idx = order + start
+        # Unshuffled epochs and runs of consecutive rows read X in place.
+        if _is_run(idx, n_rows):
+            xb = X + idx[0] * n_features
+            yb = Y + idx[0] * n_outputs
+            swb = sample_weight + idx[0] if sample_weight != NULL else NULL
+        else:
+            _gather_rows(X, idx, n_rows, n_features, x_buf)
+            _gather_rows(Y, idx, n_rows, n_outputs, y_buf)
+            xb = x_buf
+            yb = y_buf
+            swb = NULL
+            if sample_weight != NULL:
+                for k in range(n_rows):
+                    sw_buf[k] = sample_weight[idx[k]]
+                swb = sw_buf
+        if swb == NULL:
+            weight_sum = <double>n_rows
+        else:
+            weight_sum = 0
+            for k in range(n_rows):
+                weight_sum += swb[k]
+
+        batch_objective = _batch_loss_gradient(
+            net, params, grads, xb, yb, swb, n_rows, weight_sum, alpha,
+            loss_normalizer, ws, offsets)
+        if not isfinite(batch_objective):
+            return EPOCH_DIVERGED
+        accumulated_loss[0] += batch_objective * n_rows
+
+        if opt.solver == SOLVER_ADAM:
+            adam_step[0] += 1
+            step_size = adam_step_size(opt.learning_rate, opt.beta1, opt.beta2,
+                                       adam_step[0])
+            adam_update(params, grads, state, state + n_params, n_params,
+                        step_size, opt.beta1, opt.beta2, opt.epsilon)
+        else:
+            sgd_update(params, grads, state, n_params, opt.learning_rate,
+                       opt.momentum, opt.nesterov)
+        n_batches[0] += 1
+
+        if stop_flag != NULL and stop_flag[0]:
+            return EPOCH_STOPPED
+        if check_signals and _seconds() - last_check > SIGNAL_CHECK_INTERVAL:
+            last_check = _seconds()
+            with gil:
+                # Runs Python's handlers; a KeyboardInterrupt propagates out.
+                PyErr_CheckSignals()
+    return EPOCH_COMPLETE
+
+
+cdef ActivationSpec* _make_specs(const int[::1] kinds, const double[:, ::1] params) except NULL:
+    cdef Py_ssize_t n = kinds.shape[0], l
+    if params.shape[0] != n or params.shape[1] != 3:
+        raise ValueError("activation params must have shape (n_layers, 3)")
+    cdef ActivationSpec* specs = <ActivationSpec*>malloc(max(n, 1) * sizeof(ActivationSpec))
+    if specs == NULL:
+        raise MemoryError()
+    for l in range(n):
+        specs[l] = make_spec(kinds[l], &params[l, 0], 3)
+    return specs
+
+
+cdef _check_network(const Py_ssize_t[:, ::1] layers, const int[::1] kinds,
+                    Py_ssize_t n_params):
+    cdef Py_ssize_t l
+    if layers.shape[0] < 1 or layers.shape[1] != N_LAYER_COLUMNS:
+        raise ValueError(f"layers must have shape (n_layers >= 1, {N_LAYER_COLUMNS})")
+    if kinds.shape[0] != layers.shape[0]:
+        raise ValueError("need one activation kind per layer")
+    for l in range(layers.shape[0]):
+        if (layers[l, LAYER_W_OFFSET] < 0 or layers[l, LAYER_B_OFFSET] < 0
+                or layers[l, LAYER_W_OFFSET] + layers[l, LAYER_N_IN] * layers[l, LAYER_N_Z] > n_params
+                or layers[l, LAYER_B_OFFSET] + layers[l, LAYER_N_Z] > n_params):
+            raise ValueError(f"layer {l} lies outside the parameter vector")
+        if l > 0 and layers[l, LAYER_N_IN] != layers[l - 1, LAYER_N_OUT]:
+            raise ValueError(f"layer {l} takes {layers[l, LAYER_N_IN]} inputs but "
+                             f"layer {l - 1} gives {layers[l - 1, LAYER_N_OUT]}")
+
+
+cdef _check_workspace(const Py_ssize_t[:, ::1] layers, const Py_ssize_t[:, ::1] offsets,
+                      Py_ssize_t n_rows, bint training, Py_ssize_t size):
+    expected_offsets, expected_size = workspace_layout(layers, n_rows, training)
+    if (offsets.shape[0] != expected_offsets.shape[0]
+            or not np.array_equal(np.asarray(offsets), expected_offsets)):
+        raise ValueError("workspace offsets do not match workspace_layout()")
+    if size < expected_size:
+        raise ValueError(f"workspace has {size} elements, needs {expected_size}")
+
+
+def train_epoch(
+    const Py_ssize_t[:, ::1] layers, const int[::1] kinds,
+    const double[:, ::1] activation_params, int loss_kind,
+    const floating[:, ::1] X, const floating[:, ::1] Y,
+    const floating[::1] sample_weight, const Py_ssize_t[::1] order,
+    Py_ssize_t batch_size, floating[::1] params, floating[::1] grads,
+    floating[::1] state, OptimizerConfig optimizer, long adam_step,
+    double alpha, double loss_normalizer,
+    const Py_ssize_t[:, ::1] offsets, floating[::1] workspace,
+    const unsigned char[::1] stop_flag=None, bint check_signals=False,
+):
+    """Run one epoch of minibatch training in compiled code, GIL released.
+
+    Parameters
+    ----------
+    layers : ndarray of intp, shape (n_layers, 5)
+        Layer table (see ``LAYER_COLUMNS``).
+    kinds, activation_params : ndarrays, shapes (n_layers,) and (n_layers, 3)
+        Activation of each layer; the last (output) one is fused into the loss.
+    loss_kind : int
+        A value of ``fastnn._kernels.losses.LOSS_KINDS``.
+    X, Y : ndarrays, shapes (n_samples, n_in) and (n_samples, n_out)
+        C-contiguous, same dtype as ``params``; read only.
+    sample_weight : ndarray of shape (n_samples,) or None
+    order : ndarray of intp, shape (n_samples,)
+        Sample order of this epoch; batches are consecutive slices of it.
+    batch_size : int
+    params, grads : ndarrays, shape (n_params,)
+        Flat parameters (updated in place) and gradient scratch.
+    state : ndarray
+        Optimizer state: velocities (n_params) for SGD, first then second
+        moments (2 * n_params) for Adam.
+    optimizer : dict
+        ``OptimizerConfig`` fields: solver (``SOLVERS``), learning_rate,
+        momentum, nesterov, beta1, beta2, epsilon.
+    adam_step : int
+        Adam's step counter before this epoch.
+    alpha : float
+        L2 penalty strength (objective adds alpha / 2 ||W||^2 / sum(w)).
+    loss_normalizer : float
+        Divides the reported loss only (see ``_batch_loss_gradient``).
+    offsets, workspace : from ``workspace_layout(layers, batch_size, True)``.
+    stop_flag : ndarray of uint8, shape (1,), optional
+        Polled between batches; non-zero stops the epoch.
+    check_signals : bool
+        Check for signals (Ctrl-C) every 50 ms; only useful on the main thread.
+
+    Returns
+    -------
+    status : int
+        A value of ``STATUS``. After "stopped" or "diverged" the parameters
+        hold a partly trained epoch; callers restore their own snapshot.
+    accumulated_loss : float
+        Sum over batches of batch objective times batch rows.
+    n_batches : int
+        Batches whose update was applied.
+    adam_step : int
+        Adam's step counter after this epoch.
+    """
+    cdef Py_ssize_t n_samples = X.shape[0], n_params = params.shape[0]
+    cdef Py_ssize_t L = layers.shape[0]
+    _check_network(layers, kinds, n_params)
+    if not 0 <= loss_kind < N_LOSS_KINDS:
+        raise ValueError(f"unknown loss kind {loss_kind}")
+    if X.shape[1] != layers[0, LAYER_N_IN]:
+        raise ValueError(f"X has {X.shape[1]} features, the network takes {layers[0, LAYER_N_IN]}")
+    if Y.shape[0] != n_samples or Y.shape[1] != layers[L - 1, LAYER_N_OUT]:
+        raise ValueError(f"Y must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
+    if sample_weight is not None and sample_weight.shape[0] != n_samples:
+        raise ValueError("sample_weight must have one entry per sample")
+    if order.shape[0] != n_samples:
+        raise ValueError("order must have one entry per sample")
+    if n_samples and (np.min(order) < 0 or np.max(order) >= n_samples):
+        raise ValueError("order holds indices outside [0, n_samples)")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if grads.shape[0] != n_params:
+        raise ValueError("grads must have the length of params")
+    if optimizer.solver not in (SOLVER_SGD, SOLVER_ADAM):
+        raise ValueError(f"unknown solver {optimizer.solver}; valid: {SOLVERS}")
+    n_state = n_params * (2 if optimizer.solver == SOLVER_ADAM else 1)
+    if state.shape[0] != n_state:
+        raise ValueError(f"optimizer state must have {n_state} entries")
+    _check_workspace(layers, offsets, batch_size, True, workspace.shape[0])
+    if stop_flag is not None and stop_flag.shape[0] < 1:
+        raise ValueError("stop_flag must have one element")
+
+    cdef NetworkShape net
+    cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
+    net.n_layers = L
+    net.layers = &layers[0, 0]
+    net.specs = specs
+    net.loss_kind = loss_kind
+    cdef const floating* x_ptr = cptr2(X)
+    cdef const floating* y_ptr = cptr2(Y)
+    cdef const floating* sw_ptr = cptr1(sample_weight) if sample_weight is not None else NULL
+    cdef const Py_ssize_t* order_ptr = &order[0] if n_samples else NULL
+    cdef floating* params_ptr = ptr1(params)
+    cdef floating* grads_ptr = ptr1(grads)
+    cdef floating* state_ptr = ptr1(state)
+    cdef floating* ws_ptr = ptr1(workspace)
+    cdef const unsigned char* stop_ptr = &stop_flag[0] if stop_flag is not None else NULL
+    cdef double accumulated_loss = 0
+    cdef Py_ssize_t n_batches = 0
+    cdef long step = adam_step
+    cdef int status
+    try:
+        with nogil:
+            status = _train_epoch(
+                &net, &optimizer, x_ptr, y_ptr, sw_ptr, order_ptr, n_samples,
+                batch_size, params_ptr, grads_ptr, state_ptr, n_params, alpha,
+                loss_normalizer, ws_ptr, &offsets[0, 0], stop_ptr, check_signals,
+                &step, &accumulated_loss, &n_batches)
+    finally:
+        free(specs)
+    return status, accumulated_loss, n_batches, step
+
+
+def loss_and_gradient(
+    const Py_ssize_t[:, ::1] layers, const int[::1] kinds,
+    const double[:, ::1] activation_params, int loss_kind,
+    const floating[:, ::1] X, const floating[:, ::1] Y,
+    const floating[::1] sample_weight, const floating[::1] params,
+    floating[::1] grads, double alpha, double loss_normalizer,
+    const Py_ssize_t[:, ::1] offsets, floating[::1] workspace,
+):
+    """Objective over all rows of X and its gradient (into ``grads``).
+
+    The same computation as one training batch holding every row; used by
+    full-batch solvers (L-BFGS) and by the tests. ``offsets`` and
+    ``workspace`` come from ``workspace_layout(layers, n_samples, True)``.
+
+    Returns
+    -------
+    objective : float
+        ``sum_i w_i loss_i / (sum(w) * loss_normalizer)
+        + alpha / 2 * ||W||^2 / sum(w)``; NaN or inf if the loss is not finite.
+    """
+    cdef Py_ssize_t n_samples = X.shape[0], n_params = params.shape[0]
+    cdef Py_ssize_t L = layers.shape[0], k
+    _check_network(layers, kinds, n_params)
+    if not 0 <= loss_kind < N_LOSS_KINDS:
+        raise ValueError(f"unknown loss kind {loss_kind}")
+    if n_samples == 0:
+        raise ValueError("X has no rows")
+    if X.shape[1] != layers[0, LAYER_N_IN]:
+        raise ValueError(f"X has {X.shape[1]} features, the network takes {layers[0, LAYER_N_IN]}")
+    if Y.shape[0] != n_samples or Y.shape[1] != layers[L - 1, LAYER_N_OUT]:
+        raise ValueError(f"Y must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
+    if sample_weight is not None and sample_weight.shape[0] != n_samples:
+        raise ValueError("sample_weight must have one entry per sample")
+    if grads.shape[0] != n_params:
+        raise ValueError("grads must have the length of params")
+    _check_workspace(layers, offsets, n_samples, True, workspace.shape[0])
+
+    cdef NetworkShape net
+    cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
+    net.n_layers = L
+    net.layers = &layers[0, 0]
+    net.specs = specs
+    net.loss_kind = loss_kind
+    cdef const floating* x_ptr = cptr2(X)
+    cdef const floating* y_ptr = cptr2(Y)
+    cdef const floating* sw_ptr = cptr1(sample_weight) if sample_weight is not None else NULL
+    cdef const floating* params_ptr = cptr1(params)
+    cdef floating* grads_ptr = ptr1(grads)
+    cdef floating* ws_ptr = ptr1(workspace)
+    cdef double weight_sum = n_samples, objective
+    if sample_weight is not None:
+        weight_sum = 0
+        for k in range(n_samples):
+            weight_sum += sample_weight[k]
+    try:
+        with nogil:
+            objective = _batch_loss_gradient(
+                &net, params_ptr, grads_ptr, x_ptr, y_ptr, sw_ptr, n_samples,
+                weight_sum, alpha, loss_normalizer, ws_ptr, &offsets[0, 0])
+    finally:
+        free(specs)
+    return objective
+
+
+def forward(
+    const Py_ssize_t[:, ::1] layers, const int[::1] kinds,
+    const double[:, ::1] activation_params, const floating[::1] params,
+    const floating[:, ::1] X, floating[:, ::1] out,
+    const Py_ssize_t[:, ::1] offsets, floating[::1] workspace, Py_ssize_t chunk_rows,
+):
+    """Network output for every row of X, output activation included.
+
+    Rows go through in chunks of ``chunk_rows`` so the workspace
+    (``workspace_layout(layers, chunk_rows, False)``) stays small and hot in
+    cache however many rows X has.
+    """
+    cdef Py_ssize_t n_samples = X.shape[0], n_params = params.shape[0]
+    cdef Py_ssize_t L = layers.shape[0], chunk, start, n_rows
+    _check_network(layers, kinds, n_params)
+    if X.shape[1] != layers[0, LAYER_N_IN]:
+        raise ValueError(f"X has {X.shape[1]} features, the network takes {layers[0, LAYER_N_IN]}")
+    if out.shape[0] != n_samples or out.shape[1] != layers[L - 1, LAYER_N_OUT]:
+        raise ValueError(f"out must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    _check_workspace(layers, offsets, chunk_rows, False, workspace.shape[0])
+    if n_samples == 0:
+        return
+
+    cdef NetworkShape net
+    cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
+    net.n_layers = L
+    net.layers = &layers[0, 0]
+    net.specs = specs
+    net.loss_kind = 0
+    cdef Py_ssize_t n_features = layers[0, LAYER_N_IN], n_outputs = layers[L - 1, LAYER_N_OUT]
+    cdef const floating* x_ptr = cptr2(X)
+    cdef floating* out_ptr = ptr2(out)
+    cdef const floating* params_ptr = cptr1(params)
+    cdef floating* ws_ptr = ptr1(workspace)
+    try:
+        with nogil:
+            for chunk in range((n_samples + chunk_rows - 1) // chunk_rows):
+                start = chunk * chunk_rows
+                n_rows = min(chunk_rows, n_samples - start)
+                _forward_rows(&net, params_ptr, x_ptr + start * n_features,
+                              out_ptr + start * n_outputs, ws_ptr, &offsets[0, 0], n_rows)
+    finally:
+        free(specs)

@@ -1,0 +1,343 @@
+"""Dense feed-forward networks: shapes, flat parameters, and the compiled calls.
+
+Layer ``l`` computes ``a[l] = g_l(a[l-1] @ W[l] + b[l])``; ``a[0]`` is the
+input. A :class:`Network` owns one flat parameter vector (all weight matrices
+first, then all biases, scikit-learn's packing order) and exposes per-layer
+``coefs``/``intercepts`` views into it. It knows nothing of labels, data
+validation or scikit-learn: estimators build on it.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from fastnn import activations as _activations
+from fastnn._kernels import training as _training
+from fastnn._kernels.losses import LOSS_KINDS
+
+#: Each loss and the output activation it is fused with.
+OUTPUT_ACTIVATIONS = {
+    "squared_error": "linear",
+    "binary_cross_entropy": "sigmoid",
+    "categorical_cross_entropy": "softmax",
+    "poisson": "exponential",
+}
+
+# Rows per chunk in ``forward``: large enough that gemm runs at full speed,
+# small enough that a chunk's activations stay in cache.
+_FORWARD_CHUNK_ROWS = 512
+
+# Activations whose units saturate on both sides like the logistic function:
+# scikit-learn scales their Glorot bound by sqrt(2/6) (factor 2 instead of 6).
+_SIGMOID_LIKE = {"sigmoid", "hard_sigmoid", "sparse_sigmoid"}
+
+_STATUS_NAMES = {code: name for name, code in _training.STATUS.items()}
+
+
+def _init_bound(activation, fan_in, fan_out):
+    """Half-width of the uniform initialisation for a layer feeding ``activation``.
+
+    Glorot & Bengio's bound ``sqrt(6 / (fan_in + fan_out))`` by default, with
+    factor 2 for sigmoid-like units (both scikit-learn's choices, kept so that
+    the same seed gives scikit-learn's weights), and LeCun's ``sqrt(3 / fan_in)``
+    for selu, whose self-normalising fixed point assumes variance 1 / fan_in.
+    """
+    if activation.name == "selu":
+        return np.sqrt(3.0 / fan_in)
+    factor = 2.0 if activation.name in _SIGMOID_LIKE else 6.0
+    return np.sqrt(factor / (fan_in + fan_out))
+
+
+class Network:
+    """A dense network with one flat parameter vector and compiled kernels.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_features, hidden_1, ..., hidden_k, n_outputs)``; at least two
+        entries (no hidden layer is a single neuron per output).
+    hidden_activation : str, Activation or sequence of them, default="relu"
+        One activation for every hidden layer, or one per hidden layer. Any
+        name of :func:`fastnn.activations.names`.
+    loss : {"squared_error", "binary_cross_entropy", "categorical_cross_entropy", \
+"poisson"}, default="squared_error"
+        Training loss; it fixes the output activation (identity, sigmoid,
+        softmax, exponential), with which it is fused in the kernels.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        Type of the parameters and of all arithmetic.
+
+    Attributes
+    ----------
+    activations : tuple of Activation
+        One per layer; the last is the output activation.
+    layers : ndarray of intp, shape (n_layers, 5)
+        The layer table the kernels read: n_in, n_z, n_out, W offset, b offset.
+    params : ndarray of shape (n_params,)
+        All parameters: every ``W`` (row-major), then every ``b``.
+    coefs, intercepts : list of ndarray
+        Views into ``params``: ``coefs[l]`` has shape ``(n_in, n_z)``,
+        ``intercepts[l]`` shape ``(n_z,)``.
+    n_weights : int
+        Length of the weight prefix of ``params`` (what L2 penalises).
+    """
+
+    def __init__(self, layer_sizes, hidden_activation="relu", loss="squared_error",
+                 dtype=np.float64):
+        sizes = tuple(layer_sizes)
+        if len(sizes) < 2:
+            raise ValueError("layer_sizes needs at least the input and output sizes, "
+                             f"got {sizes!r}")
+        for size in sizes:
+            if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
+                raise ValueError(f"layer sizes must be positive integers, got {sizes!r}")
+        if loss not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"unknown loss {loss!r}; valid losses: {sorted(OUTPUT_ACTIVATIONS)}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+
+        n_hidden = len(sizes) - 2
+        if isinstance(hidden_activation, (str, _activations.Activation)):
+            hidden = [hidden_activation] * n_hidden
+        else:
+            hidden = list(hidden_activation)
+            if len(hidden) != n_hidden:
+                raise ValueError(f"got {len(hidden)} hidden activations for {n_hidden} "
+                                 "hidden layers")
+        self.layer_sizes = tuple(int(s) for s in sizes)
+        self.loss = loss
+        self.dtype = dtype
+        self.activations = tuple(_activations.get(a) for a in hidden) + (
+            _activations.get(OUTPUT_ACTIVATIONS[loss]),)
+
+        # Layer table: a glu layer's pre-activation is twice as wide as its output.
+        n_layers = len(sizes) - 1
+        table = np.zeros((n_layers, len(_training.LAYER_COLUMNS)), dtype=np.intp)
+        for l in range(n_layers):
+            n_out = self.layer_sizes[l + 1]
+            n_z = n_out * (2 if self.activations[l].name == "glu" else 1)
+            table[l, :3] = (self.layer_sizes[l], n_z, n_out)
+        n_weights = 0
+        for l in range(n_layers):
+            table[l, 3] = n_weights
+            n_weights += table[l, 0] * table[l, 1]
+        n_params = n_weights
+        for l in range(n_layers):
+            table[l, 4] = n_params
+            n_params += table[l, 1]
+        self.layers = table
+        self.n_weights = int(n_weights)
+        self.n_params = int(n_params)
+        self._kinds = np.array([a.kind for a in self.activations], dtype=np.intc)
+        self._activation_params = np.array([a.spec_params for a in self.activations],
+                                           dtype=np.float64).reshape(n_layers, 3)
+        self._loss_kind = LOSS_KINDS[loss]
+        self._training_workspaces = {}
+        self.set_params(np.zeros(self.n_params, dtype=self.dtype))
+
+    @property
+    def n_layers(self):
+        """Number of weight layers (hidden layers + the output layer)."""
+        return self.layers.shape[0]
+
+    @property
+    def n_features(self):
+        return self.layer_sizes[0]
+
+    @property
+    def n_outputs(self):
+        return self.layer_sizes[-1]
+
+    def set_params(self, params):
+        """Adopt ``params`` (copied to this network's dtype) as the parameters."""
+        params = np.array(params, dtype=self.dtype, copy=True).ravel()
+        if params.shape != (self.n_params,):
+            raise ValueError(f"expected {self.n_params} parameters, got {params.shape[0]}")
+        self.params = params
+        self.coefs = [params[w:w + n_in * n_z].reshape(n_in, n_z)
+                      for n_in, n_z, _, w, _ in self.layers]
+        self.intercepts = [params[b:b + n_z] for _, n_z, _, _, b in self.layers]
+        return self
+
+    def initialize(self, random_state=None):
+        """Draw fresh parameters, uniform in a per-layer bound.
+
+        The draws happen in scikit-learn's order (each layer's ``W`` then its
+        ``b``, as float64, then cast), so with scikit-learn's activations the
+        same ``random_state`` gives the same initial weights as
+        ``sklearn.neural_network.MLPClassifier``/``MLPRegressor``. As there,
+        the output layer uses the bound of the last hidden activation.
+
+        Parameters
+        ----------
+        random_state : None, int or numpy.random.RandomState
+        """
+        rng = check_random_state(random_state)
+        for l, (n_in, n_z, _, _, _) in enumerate(self.layers):
+            guide = self.activations[min(l, self.n_layers - 2)] if self.n_layers > 1 \
+                else self.activations[0]
+            bound = _init_bound(guide, n_in, n_z)
+            self.coefs[l][...] = rng.uniform(-bound, bound, (n_in, n_z))
+            self.intercepts[l][...] = rng.uniform(-bound, bound, n_z)
+        return self
+
+    # -- input handling -------------------------------------------------
+
+    def _as_matrix(self, X, name, n_columns):
+        X = np.asarray(X)
+        if X.ndim == 1 and n_columns == 1:
+            X = X.reshape(-1, 1)
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got an array of shape {X.shape}")
+        if X.shape[1] != n_columns:
+            raise ValueError(f"{name} has {X.shape[1]} columns, the network expects {n_columns}")
+        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+            raise ValueError(f"{name} must hold real numbers, got dtype {X.dtype}")
+        # Copies only when the dtype or memory order differ; never for a
+        # C-contiguous array of the network's dtype.
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def _as_weights(self, sample_weight, n_samples):
+        if sample_weight is None:
+            return None
+        sample_weight = np.ascontiguousarray(sample_weight, dtype=self.dtype)
+        if sample_weight.shape != (n_samples,):
+            raise ValueError(f"sample_weight must have shape ({n_samples},), "
+                             f"got {sample_weight.shape}")
+        return sample_weight
+
+    def _training_workspace(self, n_rows):
+        # Cached per batch size, so a fit allocates its buffers once.
+        if n_rows not in self._training_workspaces:
+            offsets, size = _training.workspace_layout(self.layers, n_rows, True)
+            self._training_workspaces = {
+                n_rows: (offsets, np.empty(size, dtype=self.dtype))}
+        return self._training_workspaces[n_rows]
+
+    # -- computation ----------------------------------------------------
+
+    def forward(self, X, params=None):
+        """Network output for every row of ``X``, output activation included.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        params : ndarray of shape (n_params,), optional
+            Parameters to use instead of ``self.params`` (e.g. a snapshot).
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_outputs), the network's dtype
+        """
+        X = self._as_matrix(X, "X", self.n_features)
+        params = self.params if params is None else self._check_params(params)
+        chunk_rows = max(1, min(_FORWARD_CHUNK_ROWS, X.shape[0]))
+        offsets, size = _training.workspace_layout(self.layers, chunk_rows, False)
+        out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        _training.forward(self.layers, self._kinds, self._activation_params, params, X, out,
+                          offsets, np.empty(size, dtype=self.dtype), chunk_rows)
+        return out
+
+    def _check_params(self, params):
+        if not (isinstance(params, np.ndarray) and params.dtype == self.dtype
+                and params.shape == (self.n_params,) and params.flags.c_contiguous):
+            raise ValueError(f"params must be a contiguous {self.dtype} array of "
+                             f"shape ({self.n_params},)")
+        return params
+
+    def loss_gradient(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
+                      params=None):
+        """Objective over all rows and its gradient.
+
+        The objective is ``sum_i w_i loss_i / sum(w) + alpha / 2 * ||W||^2 / sum(w)``
+        (``loss_normalizer`` divides the data term of the returned value only).
+
+        Returns
+        -------
+        objective : float
+        grad : ndarray of shape (n_params,)
+            Gradient of the objective (with ``loss_normalizer`` = 1) with
+            respect to ``params``, in the same flat layout.
+        """
+        X = self._as_matrix(X, "X", self.n_features)
+        Y = self._as_matrix(Y, "Y", self.n_outputs)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+        sample_weight = self._as_weights(sample_weight, X.shape[0])
+        params = self.params if params is None else self._check_params(params)
+        offsets, size = _training.workspace_layout(self.layers, X.shape[0], True)
+        grad = np.empty(self.n_params, dtype=self.dtype)
+        objective = _training.loss_and_gradient(
+            self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
+            sample_weight, params, grad, float(alpha), float(loss_normalizer), offsets,
+            np.empty(size, dtype=self.dtype))
+        return objective, grad
+
+    def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
+                    alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False):
+        """One epoch of minibatch training in compiled code, updating ``params``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        Y : ndarray of shape (n_samples, n_outputs)
+            Targets: one-hot rows for categorical cross-entropy.
+        order : ndarray of int, shape (n_samples,)
+            Sample order of this epoch (a permutation, or ``arange`` for no
+            shuffling); batch ``k`` is ``order[k * batch_size:(k + 1) * batch_size]``.
+        batch_size : int
+        optimizer : fastnn.optimizers.SGD or fastnn.optimizers.Adam
+            Its state is created on first use and updated in place.
+        sample_weight : ndarray of shape (n_samples,), optional
+        alpha : float, default=0
+            L2 penalty (see :meth:`loss_gradient`).
+        loss_normalizer : float, default=1
+            Divides the reported loss only.
+        stop_flag : ndarray of uint8, shape (1,), optional
+            Set it non-zero from another thread to stop after the current batch.
+        check_signals : bool, default=False
+            Let Ctrl-C interrupt the epoch (main thread only).
+
+        Returns
+        -------
+        status : {"complete", "stopped", "diverged"}
+            After "stopped" or "diverged" the parameters hold a partial epoch.
+        loss : float
+            Mean over the epoch's batches of the batch objective, weighted by
+            batch rows (scikit-learn's reported training loss).
+        """
+        X = self._as_matrix(X, "X", self.n_features)
+        Y = self._as_matrix(Y, "Y", self.n_outputs)
+        n_samples = X.shape[0]
+        if n_samples == 0:
+            raise ValueError("X has no rows")
+        if Y.shape[0] != n_samples:
+            raise ValueError(f"X has {n_samples} rows but Y has {Y.shape[0]}")
+        sample_weight = self._as_weights(sample_weight, n_samples)
+        order = np.ascontiguousarray(order, dtype=np.intp)
+        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = int(min(batch_size, n_samples))
+        offsets, workspace = self._training_workspace(batch_size)
+        state = optimizer.ensure_state(self.n_params, self.dtype)
+        grads = self._gradient_buffer()
+        status, total, _, adam_step = _training.train_epoch(
+            self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
+            sample_weight, order, batch_size, self.params, grads, state,
+            optimizer.config(), getattr(optimizer, "t", 0), float(alpha),
+            float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals))
+        if hasattr(optimizer, "t"):
+            optimizer.t = adam_step
+        return _STATUS_NAMES[status], total / n_samples
+
+    def _gradient_buffer(self):
+        buffer = getattr(self, "_grads", None)
+        if buffer is None or buffer.dtype != self.dtype or buffer.shape != (self.n_params,):
+            buffer = self._grads = np.empty(self.n_params, dtype=self.dtype)
+        return buffer
+
+    def __repr__(self):
+        hidden = [a.name for a in self.activations[:-1]]
+        return (f"Network(layer_sizes={self.layer_sizes}, hidden_activation={hidden}, "
+                f"loss={self.loss!r}, dtype={self.dtype.name})")

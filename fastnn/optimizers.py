@@ -1,0 +1,145 @@
+"""Optimizers: their hyper-parameters and the state they carry between steps.
+
+An optimizer object owns its state vectors (velocities, or Adam's moments),
+laid out like the network's flat parameters, and hands its configuration to
+the compiled epoch loop, which updates both in place. Hyper-parameters such
+as ``learning_rate`` may be changed between epochs (learning-rate schedules,
+the notebook dashboard).
+"""
+
+import numbers
+
+import numpy as np
+
+from fastnn._kernels import optimizers as _kernels
+from fastnn._kernels.training import SOLVERS
+
+
+def _check_real(name, value, low, high, low_open=False, high_open=False):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in {left}{low}, {high}{right}, got {value!r}")
+    return float(value)
+
+
+class _Optimizer:
+    """State handling shared by the optimizers (not public)."""
+
+    solver = None
+    n_state_vectors = 1
+
+    def __init__(self):
+        self.state = None
+
+    def reset(self):
+        """Forget the state (velocities, moments, step count)."""
+        self.state = None
+
+    def ensure_state(self, n_params, dtype):
+        """Allocate zeroed state for ``n_params`` parameters, or keep a matching one.
+
+        Returns
+        -------
+        state : ndarray of shape (n_state_vectors * n_params,)
+        """
+        size = self.n_state_vectors * n_params
+        if self.state is None or self.state.shape != (size,) or self.state.dtype != dtype:
+            self.state = np.zeros(size, dtype=dtype)
+        return self.state
+
+    def config(self):
+        """The ``OptimizerConfig`` dict the compiled epoch loop reads."""
+        return {
+            "solver": SOLVERS[self.solver],
+            "learning_rate": self.learning_rate,
+            "momentum": getattr(self, "momentum", 0.0),
+            "nesterov": getattr(self, "nesterov", False),
+            "beta1": getattr(self, "beta1", 0.0),
+            "beta2": getattr(self, "beta2", 0.0),
+            "epsilon": getattr(self, "epsilon", 0.0),
+        }
+
+
+class SGD(_Optimizer):
+    """Stochastic gradient descent with (Nesterov) momentum.
+
+    ``velocity <- momentum * velocity - learning_rate * grad``, then
+    ``params += velocity``, or with Nesterov momentum
+    ``params += momentum * velocity - learning_rate * grad``
+    (scikit-learn's formulation).
+
+    Parameters
+    ----------
+    learning_rate : float, default=0.001
+    momentum : float in [0, 1], default=0.9
+    nesterov : bool, default=True
+    """
+
+    solver = "sgd"
+    n_state_vectors = 1
+
+    def __init__(self, learning_rate=0.001, momentum=0.9, nesterov=True):
+        super().__init__()
+        self.learning_rate = _check_real("learning_rate", learning_rate, 0, np.inf, low_open=True)
+        self.momentum = _check_real("momentum", momentum, 0, 1)
+        self.nesterov = bool(nesterov)
+
+    def step(self, params, grads):
+        """Apply one update to ``params`` (in place) from ``grads``."""
+        velocity = self.ensure_state(params.shape[0], params.dtype)
+        _kernels.sgd(params, grads, velocity, self.learning_rate, self.momentum, self.nesterov)
+
+    def __repr__(self):
+        return (f"SGD(learning_rate={self.learning_rate!r}, momentum={self.momentum!r}, "
+                f"nesterov={self.nesterov!r})")
+
+
+class Adam(_Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias-corrected step size.
+
+    Parameters
+    ----------
+    learning_rate : float, default=0.001
+    beta1, beta2 : float in [0, 1), defaults 0.9 and 0.999
+    epsilon : float, default=1e-8
+
+    Attributes
+    ----------
+    t : int
+        Number of updates applied so far.
+    """
+
+    solver = "adam"
+    n_state_vectors = 2
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        super().__init__()
+        self.learning_rate = _check_real("learning_rate", learning_rate, 0, np.inf, low_open=True)
+        self.beta1 = _check_real("beta1", beta1, 0, 1, high_open=True)
+        self.beta2 = _check_real("beta2", beta2, 0, 1, high_open=True)
+        self.epsilon = _check_real("epsilon", epsilon, 0, np.inf, low_open=True)
+        self.t = 0
+
+    def reset(self):
+        super().reset()
+        self.t = 0
+
+    def step(self, params, grads):
+        """Apply one update to ``params`` (in place) from ``grads``."""
+        state = self.ensure_state(params.shape[0], params.dtype)
+        n = params.shape[0]
+        _kernels.adam(params, grads, state[:n], state[n:], self.t + 1, self.learning_rate,
+                      self.beta1, self.beta2, self.epsilon)
+        self.t += 1
+
+    def __repr__(self):
+        return (f"Adam(learning_rate={self.learning_rate!r}, beta1={self.beta1!r}, "
+                f"beta2={self.beta2!r}, epsilon={self.epsilon!r})")
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}

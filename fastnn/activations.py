@@ -349,7 +349,10 @@ class Activation:
             raise ValueError(
                 f"grad_out has shape {grad.shape}; expected the output shape {out_shape}"
             )
-        grad = np.ascontiguousarray(grad, dtype=z.dtype).reshape(z.shape[0], n_out)
+        # The gradient is computed in x's dtype; a float64 gradient beyond
+        # float32's range becomes inf there, as the product would.
+        with np.errstate(over="ignore"):
+            grad = np.ascontiguousarray(grad, dtype=z.dtype).reshape(z.shape[0], n_out)
         if self.is_rowwise:
             a = np.empty((z.shape[0], n_out), dtype=z.dtype)
             _kernels.forward(self._kind, self._spec_params, z, a)

@@ -886,6 +886,7 @@ def test_backward_shapes():
     with pytest.raises(ValueError, match="grad_out has shape"):
         activations.get("tanh").backward(np.ones(3), np.ones(4))
     assert activations.get("tanh").backward(np.float32(1), 2.0).dtype == np.float32
+    assert activations.get("linear").backward(np.float32(1), 1e300) == np.inf
     with pytest.raises(ValueError, match="derivative is a Jacobian"):
         activations.get("softmax").derivative(z)
 

@@ -1,3 +1,21 @@
-"""fastnn: fast neural networks for the scikit-learn world."""
+"""fastnn: fast neural networks for the scikit-learn world.
+
+Compiled Cython kernels (activations, dense layers, losses, optimizers and a
+whole training epoch, GIL released) behind a small Python layer.
+"""
 
 __version__ = "0.1.0"
+
+try:
+    from fastnn._kernels import training as _training_kernels  # noqa: F401
+except ImportError as error:  # pragma: no cover - exercised by hand
+    raise ImportError(
+        "fastnn's compiled kernels are missing: this is probably an unbuilt source "
+        "checkout on sys.path. Install with `python -m pip install .` and run from "
+        "another directory, or build in place with `python -m pip install -e .`."
+    ) from error
+
+from fastnn import activations
+from fastnn.network import Network
+
+__all__ = ["Network", "activations", "__version__"]

@@ -540,6 +540,22 @@ def test_exponential_overflows_only_where_exp_does():
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", ELEMENTWISE_CASES + ROWWISE_CASES, ids=case_id)
+def test_nan_propagates(case, dtype):
+    # A NaN in must show as NaN out (as np.maximum and np.clip do), never be
+    # clipped into a plausible value that hides bad data.
+    act = activations.get(case[0], **case[1])
+    x = np.array([[np.nan, 0.5, -2.0, 3.0]], dtype=dtype)
+    out = act(x)
+    if case[0] == "glu":  # pairs x[j] with x[j + n/2]: only the NaN's pair
+        assert np.isnan(out[0, 0]) and np.isfinite(out[0, 1])
+    elif act.is_rowwise:
+        assert np.isnan(out).all()
+    else:
+        assert np.isnan(out[0, 0]) and np.isfinite(out[0, 1:]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("case", ELEMENTWISE_CASES, ids=case_id)
 def test_backward_is_grad_times_derivative(case, dtype):
     act = activations.get(case[0], **case[1])

@@ -17,9 +17,14 @@ cdef inline double _softplus(double x) noexcept nogil:
     return (x if x > 0 else 0.0) + log1p(exp(-fabs(x)))
 
 
-cdef inline double _sigmoid(double x) noexcept nogil:
-    cdef double e = exp(-fabs(x))
-    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+cdef inline double _sigmoid_minus(double z, double y) noexcept nogil:
+    # sigmoid(z) - y. For z >= 0, sigmoid(z) = 1 - sigmoid(-z) and the 1 is
+    # taken into (1 - y) first: for a confident right answer (z = 40, y = 1)
+    # the result is -sigmoid(-40) to full precision instead of 1.0 - 1 = 0.
+    cdef double e = exp(-fabs(z))
+    if z >= 0:
+        return (1.0 - y) - e / (1.0 + e)
+    return e / (1.0 + e) - y
 
 
 cdef inline double _xlogx(double y) noexcept nogil:
@@ -51,7 +56,7 @@ cdef double _binary_cross_entropy(
         z = raw[j]
         total += _softplus(z) - y[j] * z
         if grad != NULL:
-            grad[j] = <floating>(scale * (_sigmoid(z) - y[j]))
+            grad[j] = <floating>(scale * _sigmoid_minus(z, y[j]))
     return total
 
 

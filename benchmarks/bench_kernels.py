@@ -1,0 +1,162 @@
+"""Kernel benchmark: activations against numpy, dense layers against matmul.
+
+Run: ``python benchmarks/bench_kernels.py [--quick]``
+
+* Activation throughput (elements per second) of every fastnn activation,
+  beside the same formula written as a numpy expression, on a 1000 x 1000
+  array. Both allocate their output, as a user's call would.
+* Dense layer forward + backward (gemm, fused bias + activation, activation
+  backward, both gradient gemms) in GFLOP/s, beside numpy's matmul of the
+  same three products alone: this machine's practical ceiling.
+
+Timings are medians of several runs, fastnn and numpy interleaved so that
+the shared machine's noise hits both alike; ratios are what to read.
+"""
+
+import argparse
+import platform
+import time
+
+import numpy as np
+from scipy.special import erf, erfc, expit, log_expit, logsumexp, softmax
+
+from fastnn import activations
+from fastnn._kernels import activations as activation_kernels
+from fastnn._kernels import dense
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+def _sparsemax(x):
+    z = np.sort(x, axis=-1)[:, ::-1]
+    k = np.arange(1, x.shape[1] + 1)
+    cumulative = np.cumsum(z, axis=-1)
+    support = 1 + k * z > cumulative
+    k_max = support.sum(axis=-1, keepdims=True)
+    tau = (np.take_along_axis(cumulative, k_max - 1, axis=-1) - 1) / k_max
+    return np.maximum(x - tau, 0)
+
+
+# The formulas as a numpy user would write them (Keras 3 definitions).
+NUMPY_FORMULAS = {
+    "linear": lambda x: x.copy(),
+    "relu": lambda x: np.maximum(x, 0),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+    "celu": lambda x: np.maximum(x, 0) + np.minimum(0, np.expm1(x)),
+    "gelu": lambda x: 0.5 * x * (1 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3))),
+    "gelu_exact": lambda x: 0.5 * x * erfc(-x / np.sqrt(2)),
+    "sigmoid": expit,
+    "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
+    "sparse_sigmoid": lambda x: np.clip(0.5 * (x + 1), 0, 1),
+    "log_sigmoid": log_expit,
+    "tanh": np.tanh,
+    "hard_tanh": lambda x: np.clip(x, -1, 1),
+    "tanh_shrink": lambda x: x - np.tanh(x),
+    "softplus": lambda x: np.logaddexp(x, 0),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "sparse_plus": lambda x: np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)),
+    "squareplus": lambda x: (x + np.sqrt(x * x + 4)) / 2,
+    "silu": lambda x: x * expit(x),
+    "hard_silu": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    "mish": lambda x: x * np.tanh(np.logaddexp(x, 0)),
+    "exponential": np.exp,
+    "soft_shrink": lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0)),
+    "hard_shrink": lambda x: np.where(np.abs(x) > 0.5, x, 0),
+    "threshold": lambda x: np.where(x > 0, x, 0),
+    "softmax": lambda x: softmax(x, axis=-1),
+    "log_softmax": lambda x: x - logsumexp(x, axis=-1, keepdims=True),
+    "glu": lambda x: x[:, : x.shape[1] // 2] * expit(x[:, x.shape[1] // 2:]),
+    "sparsemax": _sparsemax,
+}
+
+# fastnn activation for each benchmark row (name, parameters).
+FASTNN_ACTIVATIONS = {
+    "gelu": ("gelu", {"approximate": True}),
+    "gelu_exact": ("gelu", {"approximate": False}),
+    "threshold": ("threshold", {"threshold": 0.0, "default_value": 0.0}),
+}
+
+
+def median_times(functions, repeats):
+    """Median wall time of each function, calls interleaved round-robin."""
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for i, f in enumerate(functions):
+            start = time.perf_counter()
+            f()
+            times[i].append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
+
+
+def bench_activations(dtype, repeats, size=(1000, 1000)):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(size) * 3).astype(dtype)
+    rows = []
+    for name, formula in NUMPY_FORMULAS.items():
+        act_name, params = FASTNN_ACTIVATIONS.get(name, (name, {}))
+        act = activations.get(act_name, **params)
+        ours = act(x)
+        reference = formula(x.astype(np.float64))
+        error = float(np.max(np.abs(ours - reference) / (1 + np.abs(reference))))
+        t_fastnn, t_numpy = median_times([lambda: act(x), lambda: formula(x)], repeats)
+        rows.append((name, x.size / t_fastnn, x.size / t_numpy, t_numpy / t_fastnn, error))
+    return rows
+
+
+def bench_dense(dtype, repeats, batch=256, widths=(64, 256, 512, 1024)):
+    rng = np.random.default_rng(1)
+    relu = activations.get("relu")
+    rows = []
+    for width in widths:
+        A = rng.standard_normal((batch, width)).astype(dtype)
+        W = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(dtype)
+        b = np.zeros(width, dtype=dtype)
+        Z = np.empty((batch, width), dtype=dtype)
+        out = np.empty_like(Z)
+        grad_out = rng.standard_normal((batch, width)).astype(dtype)
+        dZ = np.empty_like(Z)
+        dW, db, dA = np.empty_like(W), np.empty_like(b), np.empty_like(A)
+
+        def fastnn_layer():
+            dense.forward(relu.kind, relu.spec_params, A, W, b, Z, out)
+            activation_kernels.backward(relu.kind, relu.spec_params, Z, out, grad_out, dZ)
+            dense.backward(A, W, dZ, dW, db, dA)
+
+        def matmul_only():
+            np.matmul(A, W, out=Z)
+            np.matmul(A.T, grad_out, out=dW)
+            np.matmul(grad_out, W.T, out=dA)
+
+        flops = 3 * 2 * batch * width * width
+        t_fastnn, t_matmul = median_times([fastnn_layer, matmul_only], repeats)
+        rows.append((width, flops / t_fastnn / 1e9, flops / t_matmul / 1e9, t_matmul / t_fastnn))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 15
+    print(f"# fastnn kernel benchmark ({platform.machine()}, numpy {np.__version__}, "
+          f"median of {repeats} interleaved runs)")
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        print(f"\n## activations, {name}, 1000 x 1000 (ratio > 1: fastnn faster)")
+        print(f"{'activation':<16}{'fastnn Melem/s':>16}{'numpy Melem/s':>16}{'ratio':>8}"
+              f"{'max rel diff':>14}")
+        for act, ours, theirs, ratio, error in bench_activations(dtype, repeats):
+            print(f"{act:<16}{ours / 1e6:>16.1f}{theirs / 1e6:>16.1f}{ratio:>8.2f}{error:>14.1e}")
+        print(f"\n## dense relu layer forward + backward, {name}, batch 256 "
+              "(ratio: fraction of the matmul ceiling)")
+        print(f"{'units':>8}{'fastnn GFLOP/s':>16}{'matmul GFLOP/s':>16}{'ratio':>8}")
+        for width, ours, ceiling, ratio in bench_dense(dtype, repeats):
+            print(f"{width:>8}{ours:>16.1f}{ceiling:>16.1f}{ratio:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Fused loss kernels against numpy formulas and finite differences."""
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from fastnn._kernels import losses
+from reference import OUTPUT, activate, central_difference, make_targets, per_sample_loss
+from conftest import tolerance
+
+LOSSES = sorted(losses.LOSS_KINDS)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_value_and_gradient_match_numpy(loss, weighted, dtype):
+    rng = np.random.default_rng(0)
+    raw = rng.standard_normal((40, 4)) * 3
+    y = make_targets(loss, rng, 40, 4)
+    sw = rng.uniform(0.1, 2.0, 40) if weighted else None
+    grad = np.full((40, 4), np.nan, dtype=dtype)
+    total = losses.loss(
+        losses.LOSS_KINDS[loss], raw.astype(dtype), y.astype(dtype),
+        None if sw is None else sw.astype(dtype), grad, grad_scale=0.25)
+    weights = np.ones(40) if sw is None else sw
+    raw64 = raw.astype(dtype).astype(np.float64)
+    expected = (weights * per_sample_loss(loss, raw64, y)).sum()
+    assert total == pytest.approx(expected, rel=tolerance(dtype) * 10)
+    expected_grad = 0.25 * weights[:, None] * (activate(OUTPUT[loss], raw64) - y)
+    np.testing.assert_allclose(grad, expected_grad, rtol=tolerance(dtype) * 10,
+                               atol=tolerance(dtype))
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_gradient_is_the_derivative(loss):
+    rng = np.random.default_rng(1)
+    raw = rng.standard_normal((5, 3))
+    y = make_targets(loss, rng, 5, 3)
+    kind = losses.LOSS_KINDS[loss]
+    grad = np.empty_like(raw)
+    losses.loss(kind, raw, y, None, grad)
+    numeric = central_difference(lambda r: losses.loss(kind, r, y), raw, 1e-6)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_cross_entropy_stays_finite_and_exact_for_confident_outputs():
+    # p rounds to exactly 0 or 1 here; the raw-output forms do not need p.
+    raw = np.array([[1000.0], [-1000.0], [40.0], [-40.0]])
+    y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    grad = np.empty_like(raw)
+    total = losses.loss(losses.LOSS_KINDS["binary_cross_entropy"], raw, y, None, grad)
+    # softplus(1000) = 1000, and 2 * log1p(e^-40) for the two confident right answers.
+    assert total == pytest.approx(2000.0 + 2 * np.log1p(np.exp(-40.0)), rel=1e-15)
+    np.testing.assert_allclose(grad.ravel(), [1.0, -1.0, -expit(-40.0), expit(-40.0)],
+                               rtol=1e-15)
+    logits = np.array([[1e30, -1e30, 0.0], [0.0, 1e30, 1e30 * (1 - 1e-15)]])
+    onehot = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    grad = np.empty_like(logits)
+    total = losses.loss(losses.LOSS_KINDS["categorical_cross_entropy"], logits, onehot,
+                        None, grad)
+    assert np.isfinite(total) and total == pytest.approx(2e30, rel=1e-14)
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad[0], [1.0, -1.0, 0.0])
+
+
+def test_squared_error_value():
+    raw = np.array([[1.0, 2.0], [3.0, 5.0]])
+    y = np.array([[0.0, 0.0], [3.0, 1.0]])
+    # 0.5 * (1 + 4) + 0.5 * (0 + 16)
+    assert losses.loss(losses.LOSS_KINDS["squared_error"], raw, y) == 10.5
+
+
+def test_poisson_zero_targets():
+    raw = np.array([[0.0, np.log(3.0)]])
+    y = np.zeros((1, 2))
+    # y log y is 0 at y = 0: the deviance reduces to the sum of the means.
+    assert losses.loss(losses.LOSS_KINDS["poisson"], raw, y) == pytest.approx(4.0, rel=1e-15)
+
+
+def test_empty_and_bad_inputs():
+    kind = losses.LOSS_KINDS["squared_error"]
+    assert losses.loss(kind, np.empty((0, 3)), np.empty((0, 3))) == 0.0
+    with pytest.raises(ValueError, match="y must have the shape of raw"):
+        losses.loss(kind, np.ones((2, 3)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="sample_weight"):
+        losses.loss(kind, np.ones((2, 3)), np.ones((2, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="unknown loss kind"):
+        losses.loss(17, np.ones((2, 3)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="contiguous"):
+        losses.loss(kind, np.ones((3, 2)).T, np.ones((2, 3)))

@@ -1,0 +1,50 @@
+"""python -m fastnn demo."""
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+import fastnn
+from fastnn.__main__ import main, run_demo
+
+
+def test_demo_trains_and_reports():
+    out = io.StringIO()
+    score = run_demo("digits", epochs=10, out=out)
+    text = out.getvalue()
+    assert text.count("epoch ") == 10
+    assert "test accuracy" in text and "training time" in text
+    # Ten epochs of Adam on standardised digits already separate the classes well.
+    assert score > 0.85
+
+
+def test_demo_regression():
+    out = io.StringIO()
+    score = run_demo("diabetes", hidden=(16,), epochs=100, learning_rate=1e-3, out=out)
+    assert "test R^2" in out.getvalue()
+    assert score > 0.25  # a constant predictor scores <= 0
+
+
+def test_command_line_runs_as_a_module():
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "fastnn", "demo", "iris", "--epochs", "3"],
+        capture_output=True, text=True, timeout=120,
+        # The subprocess must import the same fastnn as the tests do.
+        env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(fastnn.__file__))})
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "no_such_data"], "invalid choice"),
+    (["demo", "--activation", "nope"], "unknown activation 'nope'; valid: "),
+    (["demo", "--epochs", "0"], "--epochs must be at least 1"),
+])
+def test_bad_arguments(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

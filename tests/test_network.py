@@ -1,0 +1,204 @@
+"""fastnn.network.Network: shapes, initialisation, gradients, training.
+
+References: scikit-learn's own MLP (initial weights and five epochs of
+training, side by side) and central finite differences for the gradient.
+"""
+
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, shuffle
+
+from fastnn import activations
+from fastnn.network import Network, OUTPUT_ACTIVATIONS
+from fastnn.optimizers import SGD, Adam
+from reference import central_difference, make_targets
+
+LOSSES = sorted(OUTPUT_ACTIVATIONS)
+
+
+def test_layout_and_views():
+    net = Network((4, 3, 2), "tanh", "categorical_cross_entropy")
+    assert net.n_layers == 2
+    assert net.n_params == 4 * 3 + 3 * 2 + 3 + 2
+    assert net.n_weights == 4 * 3 + 3 * 2
+    assert [c.shape for c in net.coefs] == [(4, 3), (3, 2)]
+    assert [b.shape for b in net.intercepts] == [(3,), (2,)]
+    # Views: writing through them writes the flat vector, weights first.
+    net.coefs[1][...] = 7
+    net.intercepts[0][...] = 5
+    assert (net.params[12:18] == 7).all() and (net.params[18:21] == 5).all()
+    assert [a.name for a in net.activations] == ["tanh", "softmax"]
+
+
+def test_glu_layer_has_double_width_pre_activation():
+    net = Network((3, 4, 2), "glu").initialize(0)
+    assert net.coefs[0].shape == (3, 8)
+    assert net.coefs[1].shape == (4, 2)
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    z = X @ net.coefs[0] + net.intercepts[0]
+    hidden = z[:, :4] / (1 + np.exp(-z[:, 4:]))
+    np.testing.assert_allclose(net.forward(X), hidden @ net.coefs[1] + net.intercepts[1],
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+def test_initial_weights_equal_scikit_learn(activation):
+    X, y = load_digits(return_X_y=True)
+    sk = MLPClassifier(hidden_layer_sizes=(20, 15), activation=activation, max_iter=1,
+                       random_state=7)
+    # partial_fit runs one update after initialising; compare the draws instead
+    # by reproducing scikit-learn's initialisation order on our side.
+    rng = check_random_state(7)
+    net = Network((64, 20, 15, 10), activation, "categorical_cross_entropy")
+    net.initialize(rng)
+    sk._random_state = check_random_state(7)
+    for l, (fan_in, fan_out) in enumerate([(64, 20), (20, 15), (15, 10)]):
+        coef, intercept = sk._init_coef(fan_in, fan_out, np.float64)
+        np.testing.assert_array_equal(net.coefs[l], coef)
+        np.testing.assert_array_equal(net.intercepts[l], intercept)
+
+
+def _five_epochs_side_by_side(estimator, X, y, Y, loss, activation, solver):
+    """Fit ``estimator`` on (X, y) and a Network on (X, Y), Y being y as the network sees it."""
+    estimator.set_params(hidden_layer_sizes=(30, 20), activation=activation, solver=solver,
+                         max_iter=5, random_state=0, tol=0, alpha=1e-3, batch_size=128,
+                         n_iter_no_change=1000, learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X, y)
+    rng = check_random_state(0)
+    net = Network((X.shape[1], 30, 20, Y.shape[1]), activation, loss).initialize(rng)
+    optimizer = Adam(0.01) if solver == "adam" else SGD(0.01, momentum=0.9, nesterov=True)
+    order = np.arange(X.shape[0])
+    curve = []
+    for _ in range(5):
+        order = shuffle(order, random_state=rng)
+        status, epoch_loss = net.train_epoch(
+            X, Y, order, 128, optimizer, alpha=1e-3,
+            loss_normalizer=Y.shape[1] if loss == "squared_error" else 1.0)
+        assert status == "complete"
+        curve.append(epoch_loss)
+    for ours, theirs in zip(net.coefs + net.intercepts,
+                            estimator.coefs_ + estimator.intercepts_):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(curve, estimator.loss_curve_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+def test_five_epochs_equal_scikit_learn_classifier(activation, solver):
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    Y = LabelBinarizer().fit_transform(y).astype(np.float64)
+    _five_epochs_side_by_side(MLPClassifier(), X, y, Y, "categorical_cross_entropy",
+                              activation, solver)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_five_epochs_equal_scikit_learn_regressor(solver):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 5))
+    Y = np.column_stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2]])
+    _five_epochs_side_by_side(MLPRegressor(), X, Y, Y, "squared_error", "tanh", solver)
+
+
+# Activations whose parameters have no default (Keras's threshold).
+REQUIRED_PARAMS = {"threshold": {"threshold": 0.1, "default_value": -0.5}}
+CANONICAL_NAMES = sorted({activations.Activation(n, **REQUIRED_PARAMS.get(n, {})).name
+                          for n in activations.names()})
+
+
+# Kinks (relu at 0, shrink thresholds, hard clips) are measure-zero for random
+# inputs; finite differences straddle one with probability ~h, negligible here.
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", CANONICAL_NAMES)
+def test_gradient_matches_finite_differences(activation, loss):
+    rng = np.random.default_rng(zlib.crc32(f"{activation}-{loss}".encode()))
+    X = rng.standard_normal((9, 3))
+    Y = make_targets(loss, rng, 9, 3)
+    sw = rng.uniform(0.5, 1.5, 9)
+    hidden = activations.get(activation, **REQUIRED_PARAMS.get(activation, {}))
+    net = Network((3, 4, 4, 3), hidden, loss).initialize(int(rng.integers(2**31)))
+    net.params *= 0.7  # keep poisson's exp outputs moderate
+    objective, grad = net.loss_gradient(X, Y, sample_weight=sw, alpha=0.3)
+
+    def f(p):
+        return net.loss_gradient(X, Y, sample_weight=sw, alpha=0.3, params=p)[0]
+
+    numeric = central_difference(f, net.params.copy(), 1e-6)
+    assert np.isfinite(objective)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    Y = rng.standard_normal((40, 1)).astype(np.float32)
+    net = Network((3, 5, 1), "relu", dtype=np.float32).initialize(0)
+    assert net.params.dtype == np.float32
+    net.train_epoch(X, Y, np.arange(40), 8, Adam())
+    assert net.params.dtype == np.float32
+    assert net.forward(X).dtype == np.float32
+    _, grad = net.loss_gradient(X, Y)
+    assert grad.dtype == np.float32
+
+
+def test_single_neuron_is_linear_regression():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 2))
+    net = Network((2, 1)).initialize(0)
+    np.testing.assert_allclose(net.forward(X).ravel(),
+                               X @ net.coefs[0].ravel() + net.intercepts[0][0], rtol=1e-14)
+
+
+def test_fortran_and_strided_inputs_give_the_same_answer():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 6))
+    net = Network((3, 4, 2), "tanh").initialize(0)
+    expected = net.forward(np.ascontiguousarray(X[:, ::2]))
+    np.testing.assert_array_equal(net.forward(X[:, ::2]), expected)
+    np.testing.assert_array_equal(net.forward(np.asfortranarray(X[:, ::2])), expected)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(layer_sizes=(3,)), "at least the input and output"),
+    (dict(layer_sizes=(3, 0, 1)), "positive integers"),
+    (dict(layer_sizes=(3, 2.5, 1)), "positive integers"),
+    (dict(layer_sizes=(3, 1), loss="hinge"), "valid losses"),
+    (dict(layer_sizes=(3, 1), dtype=np.int64), "float32 or float64"),
+    (dict(layer_sizes=(3, 2, 2, 1), hidden_activation=["relu"]), "2 hidden layers"),
+    (dict(layer_sizes=(3, 2, 1), hidden_activation="no_such_thing"), "no_such_thing"),
+])
+def test_bad_construction(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Network(**kwargs)
+
+
+def test_bad_inputs():
+    net = Network((3, 2, 1)).initialize(0)
+    with pytest.raises(ValueError, match="X has 2 columns, the network expects 3"):
+        net.forward(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        net.forward(np.ones((2, 2, 3)))
+    with pytest.raises(ValueError, match="real numbers"):
+        net.forward(np.array([["a", "b", "c"]]))
+    with pytest.raises(ValueError, match="X has 4 rows but Y has 3"):
+        net.loss_gradient(np.ones((4, 3)), np.ones((3, 1)))
+    with pytest.raises(ValueError, match="no rows"):
+        net.train_epoch(np.ones((0, 3)), np.ones((0, 1)), np.arange(0), 1, Adam())
+    with pytest.raises(ValueError, match="expected 11 parameters"):
+        net.set_params(np.ones(3))
+    with pytest.raises(ValueError, match="params must be"):
+        net.forward(np.ones((1, 3)), params=np.ones(11, dtype=np.float32))
+    # NaN input is not silently wrong: it shows in the output and stops training.
+    assert np.isnan(net.forward(np.array([[np.nan, 0, 0]]))).all()
+    status, _ = net.train_epoch(np.array([[np.nan, 0, 0]]), np.ones((1, 1)), np.arange(1),
+                                1, Adam())
+    assert status == "diverged"

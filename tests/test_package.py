@@ -1,0 +1,60 @@
+"""The installed package: where it comes from, what it needs, what it ships."""
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import fastnn
+
+KERNELS = ["activations", "dense", "losses", "optimizers", "training"]
+
+
+def test_imported_from_the_installed_location():
+    # CI sets this to the virtual environment it installed the wheel into, so
+    # the tests provably run against the installed package, not the source tree.
+    expected = os.environ.get("FASTNN_EXPECT_INSTALLED_IN")
+    if not expected:
+        pytest.skip("FASTNN_EXPECT_INSTALLED_IN not set (set by .ci/run)")
+    location = Path(fastnn.__file__).resolve()
+    assert Path(expected).resolve() in location.parents, location
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_kernels_are_compiled_extensions(name):
+    module = importlib.import_module(f"fastnn._kernels.{name}")
+    assert Path(module.__file__).suffix in (".so", ".pyd"), module.__file__
+
+
+def test_kernel_sources_ship_with_the_package():
+    kernels_dir = Path(fastnn.__file__).parent / "_kernels"
+    for name in KERNELS:
+        assert (kernels_dir / f"{name}.pxd").exists()
+
+
+def test_import_works_without_notebook_extras():
+    # Make ipywidgets and matplotlib unimportable, then import everything public.
+    script = textwrap.dedent("""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("ipywidgets", "matplotlib"):
+                    raise ImportError(f"{name} blocked for this test")
+        sys.meta_path.insert(0, Block())
+        import fastnn, fastnn.network, fastnn.activations, fastnn.optimizers
+        import fastnn.__main__
+        assert "matplotlib" not in sys.modules and "ipywidgets" not in sys.modules
+        print("ok")
+    """)
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", script], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(fastnn.__file__).parents[1])})
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_version():
+    assert fastnn.__version__ == "0.1.0"

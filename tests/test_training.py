@@ -1,0 +1,222 @@
+"""The compiled epoch loop and forward pass (fastnn/_kernels/training.pyx).
+
+The epoch is held against a minibatch loop written in numpy from
+tests/reference.py: same batches, same gradients, same Adam/SGD updates.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from fastnn._kernels import training
+from fastnn.network import Network
+from fastnn.optimizers import SGD, Adam
+from reference import network_forward, network_objective_gradient, adam_step
+from conftest import tolerance
+
+
+def numpy_epoch(net, X, Y, order, batch_size, lr, sw=None, alpha=0.0, sgd=None):
+    """Reference epoch: returns params after it (Adam from t=0 or plain SGD)."""
+    coefs = [c.astype(np.float64) for c in net.coefs]
+    intercepts = [b.astype(np.float64) for b in net.intercepts]
+    hidden = [a.name for a in net.activations[:-1]]
+    m = [np.zeros_like(p) for p in coefs + intercepts]
+    v = [np.zeros_like(p) for p in coefs + intercepts]
+    for t, start in enumerate(range(0, len(order), batch_size), 1):
+        idx = order[start:start + batch_size]
+        _, gw, gb = network_objective_gradient(
+            coefs, intercepts, hidden, net.loss, X[idx], Y[idx],
+            None if sw is None else sw[idx], alpha)
+        params = coefs + intercepts
+        for i, g in enumerate(gw + gb):
+            if sgd:
+                params[i] = params[i] - lr * g
+            else:
+                params[i], m[i], v[i] = adam_step(params[i], g, m[i], v[i], t, lr)
+        coefs, intercepts = params[:len(coefs)], params[len(coefs):]
+    return coefs, intercepts
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_epoch_matches_numpy_minibatch_loop(weighted, solver, dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((103, 6)).astype(dtype)
+    Y = np.eye(3)[rng.integers(0, 3, 103)].astype(dtype)
+    sw = rng.uniform(0.5, 2, 103).astype(dtype) if weighted else None
+    net = Network((6, 8, 5, 3), ["tanh", "relu"], "categorical_cross_entropy", dtype)
+    net.initialize(0)
+    order = rng.permutation(103)
+    ref_coefs, ref_intercepts = numpy_epoch(net, X.astype(np.float64), Y.astype(np.float64),
+                                            order, 20, 0.01, sw, alpha=0.1,
+                                            sgd=(solver == "sgd"))
+    optimizer = Adam(0.01) if solver == "adam" else SGD(0.01, momentum=0.0, nesterov=False)
+    status, loss = net.train_epoch(X, Y, order, 20, optimizer, sample_weight=sw, alpha=0.1)
+    assert status == "complete"
+    assert np.isfinite(loss)
+    for got, want in zip(net.coefs + net.intercepts, ref_coefs + ref_intercepts):
+        np.testing.assert_allclose(got, want, rtol=tolerance(dtype) * 100,
+                                   atol=tolerance(dtype) * 100)
+    if solver == "adam":
+        assert optimizer.t == 6  # ceil(103 / 20) batches
+
+
+def test_reported_loss_is_batch_weighted_mean_of_objectives():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 4))
+    Y = rng.standard_normal((30, 2))
+    net = Network((4, 5, 2), "tanh", "squared_error").initialize(0)
+    order = np.arange(30)
+    expected = 0.0
+    params = net.params.copy()
+    opt = SGD(0.05, momentum=0.0, nesterov=False)
+    for start in range(0, 30, 8):
+        idx = order[start:start + 8]
+        objective, grad = net.loss_gradient(X[idx], Y[idx], alpha=0.2, loss_normalizer=2.0,
+                                            params=params)
+        expected += objective * len(idx)
+        params -= 0.05 * grad
+    status, loss = net.train_epoch(X, Y, order, 8, opt, alpha=0.2, loss_normalizer=2.0)
+    assert status == "complete"
+    assert loss == pytest.approx(expected / 30, rel=1e-13)
+    np.testing.assert_allclose(net.params, params, rtol=1e-13)
+
+
+def test_forward_matches_numpy_across_chunks(dtype):
+    rng = np.random.default_rng(2)
+    # More rows than one forward chunk, and a ragged last chunk.
+    X = rng.standard_normal((1300, 7)).astype(dtype)
+    net = Network((7, 16, 9, 4), ["relu", "tanh"], "categorical_cross_entropy", dtype)
+    net.initialize(1)
+    out = net.forward(X)
+    want = network_forward([c.astype(np.float64) for c in net.coefs],
+                           [b.astype(np.float64) for b in net.intercepts],
+                           ["relu", "tanh"], "softmax", X.astype(np.float64))[-1]
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, want, rtol=tolerance(dtype) * 100, atol=tolerance(dtype))
+
+
+def test_read_only_inputs_and_memmaps(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 3))
+    Y = rng.standard_normal((50, 1))
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    X_map = np.load(path, mmap_mode="r")  # read-only, as joblib hands to workers
+    Y_ro = Y.copy()
+    Y_ro.flags.writeable = False
+    order = np.arange(50)
+    order.flags.writeable = False
+    net_a = Network((3, 4, 1), "relu").initialize(0)
+    net_b = Network((3, 4, 1), "relu").initialize(0)
+    assert net_a.train_epoch(X_map, Y_ro, order, 10, Adam())[0] == "complete"
+    assert net_b.train_epoch(X, Y, np.arange(50), 10, Adam())[0] == "complete"
+    np.testing.assert_array_equal(net_a.params, net_b.params)
+    np.testing.assert_array_equal(net_a.forward(X_map), net_b.forward(X))
+
+
+def test_divergence_stops_before_the_update():
+    X = np.array([[1.0], [2.0]])
+    Y = np.array([[np.inf], [1.0]])
+    net = Network((1, 1), loss="squared_error").initialize(0)
+    before = net.params.copy()
+    status, _ = net.train_epoch(X, Y, np.arange(2), 2, SGD(0.1))
+    assert status == "diverged"
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_stop_flag_stops_after_one_batch():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((100, 3))
+    Y = rng.standard_normal((100, 1))
+    net = Network((3, 1)).initialize(0)
+    opt = Adam()
+    flag = np.ones(1, dtype=np.uint8)
+    status, _ = net.train_epoch(X, Y, np.arange(100), 10, opt, stop_flag=flag)
+    assert status == "stopped"
+    assert opt.t == 1
+
+
+def test_ctrl_c_interrupts_a_long_epoch_promptly():
+    # A single epoch that takes many seconds; SIGINT must end it within a
+    # fraction of a second even though the loop runs without the GIL.
+    script = textwrap.dedent("""
+        import sys, time
+        import numpy as np
+        from fastnn.network import Network
+        from fastnn.optimizers import SGD
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((400_000, 64))
+        Y = rng.standard_normal((400_000, 1))
+        net = Network((64, 256, 256, 1), "relu").initialize(0)
+        print("ready", flush=True)
+        try:
+            for _ in range(50):
+                net.train_epoch(X, Y, np.arange(400_000), 1, SGD(1e-6), check_signals=True)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(3)
+        print("finished", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == 3, out
+    assert "interrupted" in out
+    # Generous bound for a loaded machine; the check interval itself is 50 ms.
+    assert elapsed < 5
+
+
+def test_workspace_layout():
+    layers = Network((5, 4, 3)).layers
+    offsets, size = training.workspace_layout(layers, 10, True)
+    # x, y, sample weights, then Z, A, dZ, dA per layer.
+    assert size == 10 * 5 + 10 * 3 + 10 + 2 * (10 * 4) * 2 + 2 * (10 * 3) * 2
+    assert offsets.shape == (3, 4)
+    assert sorted(offsets.ravel()) == sorted(set(offsets.ravel()))
+    offsets, size = training.workspace_layout(layers, 10, False)
+    assert size == 10 * 4 * 2 + 10 * 3 * 2
+    assert (offsets[0] == -1).all() and (offsets[1:, 2:] == -1).all()
+
+
+def test_kernel_refuses_inconsistent_arguments():
+    net = Network((3, 2, 1)).initialize(0)
+    X = np.zeros((4, 3))
+    Y = np.zeros((4, 1))
+    offsets, size = training.workspace_layout(net.layers, 2, True)
+    workspace = np.empty(size)
+    kinds, act_params = net._kinds, net._activation_params
+    opt = Adam().config()
+    args = dict(layers=net.layers, kinds=kinds, activation_params=act_params, loss_kind=0,
+                X=X, Y=Y, sample_weight=None, order=np.arange(4), batch_size=2,
+                params=net.params, grads=np.empty(net.n_params),
+                state=np.zeros(2 * net.n_params), optimizer=opt, adam_step=0, alpha=0.0,
+                loss_normalizer=1.0, offsets=offsets, workspace=workspace)
+    assert training.train_epoch(**args)[0] == training.STATUS["complete"]
+    for change, message in [
+        (dict(order=np.array([0, 1, 2, 4])), "outside"),
+        (dict(order=np.arange(3)), "one entry per sample"),
+        (dict(X=np.zeros((4, 2))), "features"),
+        (dict(Y=np.zeros((4, 2))), "Y must have shape"),
+        (dict(workspace=np.empty(size - 1)), "workspace has"),
+        (dict(batch_size=3), "offsets do not match"),
+        (dict(state=np.zeros(net.n_params)), "optimizer state"),
+        (dict(loss_kind=9), "unknown loss kind"),
+        (dict(kinds=kinds[:1]), "one activation kind per layer"),
+        (dict(optimizer=dict(opt, solver=5)), "unknown solver"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            training.train_epoch(**{**args, **change})

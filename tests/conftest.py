@@ -1,4 +1,5 @@
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -22,3 +23,14 @@ def tolerance(dtype):
     accumulated in a dot product stay below 1e-5.
     """
     return 1e-5 if dtype == np.float32 else 1e-12
+
+
+def python_command(*args):
+    """argv and environment for a subprocess that imports the same fastnn as the tests.
+
+    ``-P`` keeps the working directory (possibly an unbuilt source tree) off
+    ``sys.path``; PYTHONPATH points at the directory holding the fastnn
+    package the tests imported (installed or built in place).
+    """
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(fastnn.__file__))}
+    return [sys.executable, "-P", *args], env

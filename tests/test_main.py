@@ -1,13 +1,11 @@
 """python -m fastnn demo."""
 
 import io
-import os
 import subprocess
-import sys
 
 import pytest
 
-import fastnn
+from conftest import python_command
 from fastnn.__main__ import main, run_demo
 
 
@@ -29,11 +27,8 @@ def test_demo_regression():
 
 
 def test_command_line_runs_as_a_module():
-    result = subprocess.run(
-        [sys.executable, "-P", "-m", "fastnn", "demo", "iris", "--epochs", "3"],
-        capture_output=True, text=True, timeout=120,
-        # The subprocess must import the same fastnn as the tests do.
-        env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(fastnn.__file__))})
+    argv, env = python_command("-m", "fastnn", "demo", "iris", "--epochs", "3")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout
 

@@ -3,13 +3,13 @@
 import importlib
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import fastnn
+from conftest import python_command
 
 KERNELS = ["activations", "dense", "losses", "optimizers", "training"]
 
@@ -50,9 +50,8 @@ def test_import_works_without_notebook_extras():
         assert "matplotlib" not in sys.modules and "ipywidgets" not in sys.modules
         print("ok")
     """)
-    result = subprocess.run(
-        [sys.executable, "-P", "-c", script], capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(fastnn.__file__).parents[1])})
+    argv, env = python_command("-c", script)
+    result = subprocess.run(argv, capture_output=True, text=True, env=env)
     assert result.stdout.strip() == "ok", result.stderr
 
 

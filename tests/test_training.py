@@ -4,10 +4,8 @@ The epoch is held against a minibatch loop written in numpy from
 tests/reference.py: same batches, same gradients, same Adam/SGD updates.
 """
 
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 
@@ -18,7 +16,7 @@ from fastnn._kernels import training
 from fastnn.network import Network
 from fastnn.optimizers import SGD, Adam
 from reference import network_forward, network_objective_gradient, adam_step
-from conftest import tolerance
+from conftest import python_command, tolerance
 
 
 def numpy_epoch(net, X, Y, order, batch_size, lr, sw=None, alpha=0.0, sgd=None):
@@ -164,7 +162,8 @@ def test_ctrl_c_interrupts_a_long_epoch_promptly():
             sys.exit(3)
         print("finished", flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    argv, env = python_command("-c", script)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.5)

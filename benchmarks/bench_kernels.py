@@ -18,7 +18,7 @@ import platform
 import time
 
 import numpy as np
-from scipy.special import erf, erfc, expit, log_expit, logsumexp, softmax
+from scipy.special import erfc
 
 from fastnn import activations
 from fastnn._kernels import activations as activation_kernels
@@ -49,10 +49,10 @@ NUMPY_FORMULAS = {
     "celu": lambda x: np.maximum(x, 0) + np.minimum(0, np.expm1(x)),
     "gelu": lambda x: 0.5 * x * (1 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3))),
     "gelu_exact": lambda x: 0.5 * x * erfc(-x / np.sqrt(2)),
-    "sigmoid": expit,
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
     "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
     "sparse_sigmoid": lambda x: np.clip(0.5 * (x + 1), 0, 1),
-    "log_sigmoid": log_expit,
+    "log_sigmoid": lambda x: -np.logaddexp(0, -x),
     "tanh": np.tanh,
     "hard_tanh": lambda x: np.clip(x, -1, 1),
     "tanh_shrink": lambda x: x - np.tanh(x),
@@ -60,16 +60,16 @@ NUMPY_FORMULAS = {
     "softsign": lambda x: x / (1 + np.abs(x)),
     "sparse_plus": lambda x: np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)),
     "squareplus": lambda x: (x + np.sqrt(x * x + 4)) / 2,
-    "silu": lambda x: x * expit(x),
+    "silu": lambda x: x / (1 + np.exp(-x)),
     "hard_silu": lambda x: x * np.clip(x + 3, 0, 6) / 6,
     "mish": lambda x: x * np.tanh(np.logaddexp(x, 0)),
     "exponential": np.exp,
     "soft_shrink": lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0)),
     "hard_shrink": lambda x: np.where(np.abs(x) > 0.5, x, 0),
     "threshold": lambda x: np.where(x > 0, x, 0),
-    "softmax": lambda x: softmax(x, axis=-1),
-    "log_softmax": lambda x: x - logsumexp(x, axis=-1, keepdims=True),
-    "glu": lambda x: x[:, : x.shape[1] // 2] * expit(x[:, x.shape[1] // 2:]),
+    "softmax": lambda x: (e := np.exp(x - x.max(axis=-1, keepdims=True))) / e.sum(axis=-1, keepdims=True),
+    "log_softmax": lambda x: (d := x - x.max(axis=-1, keepdims=True)) - np.log(np.exp(d).sum(axis=-1, keepdims=True)),
+    "glu": lambda x: x[:, : x.shape[1] // 2] / (1 + np.exp(-x[:, x.shape[1] // 2:])),
     "sparsemax": _sparsemax,
 }
 
@@ -81,14 +81,23 @@ FASTNN_ACTIVATIONS = {
 }
 
 
-def median_times(functions, repeats):
-    """Median wall time of each function, calls interleaved round-robin."""
+def median_times(functions, repeats, block=5):
+    """Median wall time of each function.
+
+    The functions take turns in blocks of ``block`` calls (the first call of
+    a block is a warm-up and not timed), so machine noise hits all of them
+    alike. Blocks rather than single calls because numpy and scipy each bring
+    an OpenBLAS whose idle threads spin for a while after a call: alternating
+    single calls would time the two pools fighting over the cores.
+    """
     times = [[] for _ in functions]
-    for _ in range(repeats):
+    for _ in range(max(1, repeats // block)):
         for i, f in enumerate(functions):
-            start = time.perf_counter()
             f()
-            times[i].append(time.perf_counter() - start)
+            for _ in range(block):
+                start = time.perf_counter()
+                f()
+                times[i].append(time.perf_counter() - start)
     return [float(np.median(t)) for t in times]
 
 

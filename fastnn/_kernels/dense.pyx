@@ -43,6 +43,16 @@ cdef void matmul(
               &beta, C, &ldc)
 
 
+cdef inline void _add_bias(floating* Z, const floating* b, Py_ssize_t n_rows,
+                           Py_ssize_t n_z) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    for i in range(n_rows):
+        row = Z + i * n_z
+        for j in range(n_z):
+            row[j] += b[j]
+
+
 cdef void dense_forward(
     const ActivationSpec* spec, const floating* A_in, const floating* W,
     const floating* b, floating* Z, floating* A_out,
@@ -57,13 +67,8 @@ cdef void dense_affine(
     const floating* A_in, const floating* W, const floating* b, floating* Z,
     Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_z,
 ) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef floating* row
     matmul(False, False, n_rows, n_z, n_in, <floating>1, A_in, W, <floating>0, Z)
-    for i in range(n_rows):
-        row = Z + i * n_z
-        for j in range(n_z):
-            row[j] += b[j]
+    _add_bias(Z, b, n_rows, n_z)
 
 
 cdef double dense_backward(
@@ -136,13 +141,8 @@ cdef void sparse_affine(
     const SparseRows* X, const floating* W, const floating* b, floating* Z,
     Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_z,
 ) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef floating* row
     _sparse_matmul(X, W, Z, n_rows, n_z)
-    for i in range(n_rows):
-        row = Z + i * n_z
-        for j in range(n_z):
-            row[j] += b[j]
+    _add_bias(Z, b, n_rows, n_z)
 
 
 cdef double sparse_backward(

@@ -102,7 +102,8 @@ def extensions():
                 ".".join(relative.parts),
                 [str(pyx.relative_to(HERE))],
                 include_dirs=[numpy.get_include()],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                               ("FASTNN_DEBUG_BUILD", "1" if DEBUG else "0")],
                 extra_compile_args=optimisation + omp_compile,
                 extra_link_args=omp_link,
             )

@@ -30,6 +30,16 @@ def test_kernels_are_compiled_extensions(name):
     assert Path(module.__file__).suffix in (".so", ".pyd"), module.__file__
 
 
+def test_build_kind_is_the_expected_one():
+    # CI's debug step sets FASTNN_EXPECT_DEBUG_BUILD=1: the suite then provably
+    # runs with Cython's bounds checks on.
+    from fastnn._kernels import training
+    expected = os.environ.get("FASTNN_EXPECT_DEBUG_BUILD")
+    if expected is None:
+        pytest.skip("FASTNN_EXPECT_DEBUG_BUILD not set (set by .ci/run)")
+    assert training.DEBUG_BUILD == (expected == "1")
+
+
 def test_kernel_sources_ship_with_the_package():
     kernels_dir = Path(fastnn.__file__).parent / "_kernels"
     for name in KERNELS:

@@ -51,6 +51,17 @@ cdef enum:
 # rare enough that taking the GIL costs nothing measurable.
 cdef double SIGNAL_CHECK_INTERVAL = 0.05
 
+cdef extern from *:
+    """
+    #ifndef FASTNN_DEBUG_BUILD
+    #define FASTNN_DEBUG_BUILD 0
+    #endif
+    """
+    const int FASTNN_DEBUG_BUILD
+
+#: Whether this module was built with FASTNN_DEBUG=1 (bounds checks on).
+DEBUG_BUILD = bool(FASTNN_DEBUG_BUILD)
+
 STATUS = {"complete": EPOCH_COMPLETE, "stopped": EPOCH_STOPPED,
           "diverged": EPOCH_DIVERGED}
 SOLVERS = {"sgd": SOLVER_SGD, "adam": SOLVER_ADAM}

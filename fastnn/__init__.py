@@ -17,5 +17,6 @@ except ImportError as error:  # pragma: no cover - exercised by hand
 
 from fastnn import activations
 from fastnn.network import Network
+from fastnn.neural_network import MLPClassifier, MLPRegressor
 
-__all__ = ["Network", "activations", "__version__"]
+__all__ = ["MLPClassifier", "MLPRegressor", "Network", "activations", "__version__"]

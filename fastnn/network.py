@@ -10,6 +10,7 @@ validation or scikit-learn: estimators build on it.
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from fastnn import activations as _activations
@@ -198,6 +199,30 @@ class Network:
         # C-contiguous array of the network's dtype.
         return np.ascontiguousarray(X, dtype=self.dtype)
 
+    def _as_input(self, X):
+        """Input rows for the kernels: ``(n_samples, X, csr_arguments)``.
+
+        Dense input becomes a C-contiguous array of the network's dtype (no
+        copy when it already is one). Any scipy sparse input becomes CSR
+        arrays that the first layer reads directly (never densified); ``X``
+        is then an empty array that only tells the kernels the dtype.
+        """
+        if not sp.issparse(X):
+            X = self._as_matrix(X, "X", self.n_features)
+            return X.shape[0], X, {}
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"X has shape {X.shape}, the network expects "
+                             f"{self.n_features} columns")
+        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+            raise ValueError(f"X must hold real numbers, got dtype {X.dtype}")
+        X = sp.csr_matrix(X)
+        csr = {
+            "X_data": np.ascontiguousarray(X.data, dtype=self.dtype),
+            "X_indices": np.ascontiguousarray(X.indices, dtype=np.intp),
+            "X_indptr": np.ascontiguousarray(X.indptr, dtype=np.intp),
+        }
+        return X.shape[0], np.empty((0, 0), dtype=self.dtype), csr
+
     def _as_weights(self, sample_weight, n_samples):
         if sample_weight is None:
             return None
@@ -222,7 +247,8 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            Sparse input is read as CSR by the first layer, never densified.
         params : ndarray of shape (n_params,), optional
             Parameters to use instead of ``self.params`` (e.g. a snapshot).
 
@@ -230,14 +256,25 @@ class Network:
         -------
         out : ndarray of shape (n_samples, n_outputs), the network's dtype
         """
-        X = self._as_matrix(X, "X", self.n_features)
+        n_samples, X, csr = self._as_input(X)
         params = self.params if params is None else self._check_params(params)
-        chunk_rows = max(1, min(_FORWARD_CHUNK_ROWS, X.shape[0]))
-        offsets, size = _training.workspace_layout(self.layers, chunk_rows, False)
-        out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        chunk_rows = max(1, min(_FORWARD_CHUNK_ROWS, n_samples))
+        offsets, size = self._forward_layout(chunk_rows)
+        out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
         _training.forward(self.layers, self._kinds, self._activation_params, params, X, out,
-                          offsets, np.empty(size, dtype=self.dtype), chunk_rows)
+                          offsets, np.empty(size, dtype=self.dtype), chunk_rows, **csr)
         return out
+
+    def _forward_layout(self, chunk_rows):
+        # Layouts are immutable and depend on the chunk size only: cache them,
+        # since for one-row predictions computing one costs more than the
+        # forward pass itself.
+        layouts = self.__dict__.setdefault("_forward_layouts", {})
+        if chunk_rows not in layouts:
+            offsets, size = _training.workspace_layout(self.layers, chunk_rows, False)
+            offsets.flags.writeable = False
+            layouts[chunk_rows] = (offsets, size)
+        return layouts[chunk_rows]
 
     def _check_params(self, params):
         if not (isinstance(params, np.ndarray) and params.dtype == self.dtype
@@ -252,6 +289,7 @@ class Network:
 
         The objective is ``sum_i w_i loss_i / sum(w) + alpha / 2 * ||W||^2 / sum(w)``
         (``loss_normalizer`` divides the data term of the returned value only).
+        ``X`` may be dense or scipy sparse (read as CSR).
 
         Returns
         -------
@@ -260,18 +298,18 @@ class Network:
             Gradient of the objective (with ``loss_normalizer`` = 1) with
             respect to ``params``, in the same flat layout.
         """
-        X = self._as_matrix(X, "X", self.n_features)
+        n_samples, X, csr = self._as_input(X)
         Y = self._as_matrix(Y, "Y", self.n_outputs)
-        if Y.shape[0] != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
-        sample_weight = self._as_weights(sample_weight, X.shape[0])
+        if Y.shape[0] != n_samples:
+            raise ValueError(f"X has {n_samples} rows but Y has {Y.shape[0]}")
+        sample_weight = self._as_weights(sample_weight, n_samples)
         params = self.params if params is None else self._check_params(params)
-        offsets, size = _training.workspace_layout(self.layers, X.shape[0], True)
+        offsets, size = _training.workspace_layout(self.layers, n_samples, True)
         grad = np.empty(self.n_params, dtype=self.dtype)
         objective = _training.loss_and_gradient(
             self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
             sample_weight, params, grad, float(alpha), float(loss_normalizer), offsets,
-            np.empty(size, dtype=self.dtype))
+            np.empty(size, dtype=self.dtype), **csr)
         return objective, grad
 
     def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
@@ -280,7 +318,8 @@ class Network:
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features)
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            Read only; sparse rows are read as CSR, never densified.
         Y : ndarray of shape (n_samples, n_outputs)
             Targets: one-hot rows for categorical cross-entropy.
         order : ndarray of int, shape (n_samples,)
@@ -307,9 +346,8 @@ class Network:
             Mean over the epoch's batches of the batch objective, weighted by
             batch rows (scikit-learn's reported training loss).
         """
-        X = self._as_matrix(X, "X", self.n_features)
+        n_samples, X, csr = self._as_input(X)
         Y = self._as_matrix(Y, "Y", self.n_outputs)
-        n_samples = X.shape[0]
         if n_samples == 0:
             raise ValueError("X has no rows")
         if Y.shape[0] != n_samples:
@@ -326,7 +364,8 @@ class Network:
             self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
             sample_weight, order, batch_size, self.params, grads, state,
             optimizer.config(), getattr(optimizer, "t", 0), float(alpha),
-            float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals))
+            float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals),
+            **csr)
         if hasattr(optimizer, "t"):
             optimizer.t = adam_step
         return _STATUS_NAMES[status], total / n_samples

@@ -1,6 +1,9 @@
 """Fused loss kernels against numpy formulas and finite differences."""
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 import pytest
 from scipy.special import expit
 
@@ -88,3 +91,23 @@ def test_empty_and_bad_inputs():
         losses.loss(17, np.ones((2, 3)), np.ones((2, 3)))
     with pytest.raises(ValueError, match="contiguous"):
         losses.loss(kind, np.ones((3, 2)).T, np.ones((2, 3)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=arrays(np.float64, (4, 5), elements=st.floats(-1e6, 1e6)),
+       labels=arrays(np.int64, 4, elements=st.integers(0, 4)))
+def test_property_cross_entropies_finite_and_bounded(raw, labels):
+    # For any logits in a wide range: finite non-negative losses, gradients in
+    # [-1, 1] (they are p - y), and categorical gradient rows summing to 0.
+    onehot = np.eye(5)[labels]
+    for loss in ("binary_cross_entropy", "categorical_cross_entropy"):
+        grad = np.empty_like(raw)
+        total = losses.loss(losses.LOSS_KINDS[loss], raw, onehot, None, grad)
+        assert np.isfinite(total) and total >= 0
+        assert np.all(np.abs(grad) <= 1)
+        if loss == "categorical_cross_entropy":
+            np.testing.assert_allclose(grad.sum(axis=1), 0, atol=1e-15)
+            # The loss of row i is logsumexp(z_i) - z_i[label], never below 0.
+            expected = (np.log(np.exp(raw - raw.max(1, keepdims=True)).sum(1))
+                        + raw.max(1) - raw[np.arange(4), labels]).sum()
+            assert total == pytest.approx(expected, rel=1e-12, abs=1e-12)

@@ -202,3 +202,55 @@ def test_bad_inputs():
     status, _ = net.train_epoch(np.array([[np.nan, 0, 0]]), np.ones((1, 1)), np.arange(1),
                                 1, Adam())
     assert status == "diverged"
+
+
+def _sparse_problem(rng, n=60, d=12, density=0.2):
+    dense = rng.standard_normal((n, d)) * (rng.random((n, d)) < density)
+    dense[5] = 0  # a row with no non-zeros
+    return dense
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("hidden", [(7,), ()])
+def test_sparse_input_equals_dense(fmt, hidden, dtype):
+    import scipy.sparse as sp
+    rng = np.random.default_rng(0)
+    X = _sparse_problem(rng).astype(dtype)
+    Y = np.eye(3)[rng.integers(0, 3, 60)].astype(dtype)
+    X_sparse = sp.csr_matrix(X).asformat(fmt)
+    loss = "categorical_cross_entropy"
+    dense_net = Network((12, *hidden, 3), "tanh", loss, dtype).initialize(0)
+    sparse_net = Network((12, *hidden, 3), "tanh", loss, dtype).initialize(0)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sparse_net.forward(X_sparse), dense_net.forward(X), rtol=rtol)
+    obj_d, grad_d = dense_net.loss_gradient(X, Y, alpha=0.1)
+    obj_s, grad_s = sparse_net.loss_gradient(X_sparse, Y, alpha=0.1)
+    assert obj_s == pytest.approx(obj_d, rel=rtol)
+    np.testing.assert_allclose(grad_s, grad_d, rtol=rtol, atol=rtol)
+    order = rng.permutation(60)
+    for net, inputs in ((dense_net, X), (sparse_net, X_sparse)):
+        status, _ = net.train_epoch(inputs, Y, order, 16, Adam(0.01), alpha=0.1)
+        assert status == "complete"
+    np.testing.assert_allclose(sparse_net.params, dense_net.params, rtol=rtol * 10,
+                               atol=rtol)
+
+
+def test_sparse_input_is_not_densified():
+    import scipy.sparse as sp
+    # 100k columns: densifying 50 rows would take 40 MB; the kernels read the
+    # non-zeros only, so this runs in a blink with a tiny first layer.
+    X = sp.random(50, 100_000, density=1e-4, format="csr", random_state=0)
+    net = Network((100_000, 4, 1)).initialize(0)
+    W, b = net.coefs[0], net.intercepts[0]
+    hidden = np.maximum(X @ W + b, 0)
+    np.testing.assert_allclose(net.forward(X), hidden @ net.coefs[1] + net.intercepts[1],
+                               rtol=1e-12)
+
+
+def test_bad_sparse_input():
+    import scipy.sparse as sp
+    net = Network((4, 2, 1)).initialize(0)
+    with pytest.raises(ValueError, match="expects 4 columns"):
+        net.forward(sp.csr_matrix(np.ones((3, 5))))
+    with pytest.raises(ValueError, match="real numbers"):
+        net.forward(sp.csr_matrix(np.ones((3, 4), dtype=complex)))

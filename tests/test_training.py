@@ -210,8 +210,8 @@ def test_kernel_refuses_inconsistent_arguments():
         (dict(order=np.arange(3)), "one entry per sample"),
         (dict(X=np.zeros((4, 2))), "features"),
         (dict(Y=np.zeros((4, 2))), "Y must have shape"),
-        (dict(workspace=np.empty(size - 1)), "workspace has"),
-        (dict(batch_size=3), "offsets do not match"),
+        (dict(workspace=np.empty(size - 1)), "does not hold the buffers"),
+        (dict(batch_size=3), "does not hold the buffers"),
         (dict(state=np.zeros(net.n_params)), "optimizer state"),
         (dict(loss_kind=9), "unknown loss kind"),
         (dict(kinds=kinds[:1]), "one activation kind per layer"),
@@ -219,3 +219,27 @@ def test_kernel_refuses_inconsistent_arguments():
     ]:
         with pytest.raises(ValueError, match=message):
             training.train_epoch(**{**args, **change})
+
+
+def test_kernel_refuses_inconsistent_csr_arrays():
+    net = Network((3, 2, 1)).initialize(0)
+    chunk = 4
+    offsets, size = training.workspace_layout(net.layers, chunk, False)
+    args = dict(layers=net.layers, kinds=net._kinds, activation_params=net._activation_params,
+                params=net.params, X=np.empty((0, 0)), out=np.empty((2, 1)),
+                offsets=offsets, workspace=np.empty(size), chunk_rows=chunk,
+                X_data=np.ones(3), X_indices=np.array([0, 2, 1]), X_indptr=np.array([0, 2, 3]))
+    training.forward(**args)
+    np.testing.assert_allclose(
+        args["out"], net.forward(np.array([[1.0, 0, 1.0], [0, 1.0, 0]])), rtol=1e-15)
+    for change, message in [
+        (dict(X_indices=np.array([0, 3, 1])), "column indices"),
+        (dict(X_indices=np.array([0, -1, 1])), "column indices"),
+        (dict(X_indptr=np.array([0, 2, 4])), "end at len"),
+        (dict(X_indptr=np.array([1, 2, 3])), "start at 0"),
+        (dict(X_indptr=np.array([0, 3, 2, 3])), "never decrease"),
+        (dict(X_indices=np.array([0, 1])), "inconsistent"),
+        (dict(X_data=None), "needs X_data"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            training.forward(**{**args, **change})

@@ -35,3 +35,33 @@ cdef double dense_backward(
     floating* dW, floating* db, floating* dA_in, double l2,
     Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_z,
 ) noexcept nogil
+
+
+# Rows of a CSR matrix as the kernels see them: the whole matrix's arrays
+# (data of the network's element type, column indices, row pointers) and
+# which rows form the block: rows[k], or row0 + k when rows is NULL.
+ctypedef struct SparseRows:
+    const void* data
+    const Py_ssize_t* indices
+    const Py_ssize_t* indptr
+    const Py_ssize_t* rows
+    Py_ssize_t row0
+
+# dense_forward and dense_affine with sparse input rows: Z = X @ W (+ b, g).
+cdef void sparse_dense_forward(
+    const ActivationSpec* spec, const SparseRows* X, const floating* W,
+    const floating* b, floating* Z, floating* A_out,
+    Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_z, Py_ssize_t n_out,
+) noexcept nogil
+
+cdef void sparse_affine(
+    const SparseRows* X, const floating* W, const floating* b, floating* Z,
+    Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_z,
+) noexcept nogil
+
+# dense_backward for sparse input rows (no dA_in: the input needs none).
+cdef double sparse_backward(
+    const SparseRows* X, const floating* W, const floating* dZ,
+    floating* dW, floating* db, double l2,
+    Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_z,
+) noexcept nogil

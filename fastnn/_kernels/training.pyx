@@ -29,7 +29,10 @@ from fastnn._kernels._pointers cimport cptr1, cptr2, ptr1, ptr2
 from fastnn._kernels.activations cimport (
     ActivationSpec, activation_backward, make_spec,
 )
-from fastnn._kernels.dense cimport dense_forward, dense_affine, dense_backward
+from fastnn._kernels.dense cimport (
+    SparseRows, dense_affine, dense_backward, dense_forward, sparse_affine,
+    sparse_backward, sparse_dense_forward,
+)
 from fastnn._kernels.losses cimport loss_gradient, N_LOSS_KINDS
 from fastnn._kernels.optimizers cimport sgd_update, adam_update, adam_step_size
 
@@ -104,9 +107,13 @@ cdef inline const Py_ssize_t* _layer(const NetworkShape* net, Py_ssize_t l) noex
 
 cdef void _forward_rows(
     const NetworkShape* net, const floating* params, const floating* x,
-    floating* out, floating* ws, const Py_ssize_t* offsets, Py_ssize_t n_rows,
+    const SparseRows* sparse, floating* out, floating* ws, const Py_ssize_t* offsets,
+    Py_ssize_t n_rows,
 ) noexcept nogil:
-    """Forward pass of n_rows rows through every layer, output activation included."""
+    """Forward pass of n_rows rows through every layer, output activation included.
+
+    The rows are dense at ``x``, or when ``sparse`` is not NULL, CSR rows.
+    """
     cdef const floating* a_prev = x
     cdef const Py_ssize_t* layer
     cdef floating* a
@@ -114,20 +121,29 @@ cdef void _forward_rows(
     for l in range(net.n_layers):
         layer = _layer(net, l)
         a = out if l == net.n_layers - 1 else ws + offsets[(l + 1) * N_BUFFERS + BUF_A]
-        dense_forward(&net.specs[l], a_prev, params + layer[LAYER_W_OFFSET],
-                      params + layer[LAYER_B_OFFSET],
-                      ws + offsets[(l + 1) * N_BUFFERS + BUF_Z], a,
-                      n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z], layer[LAYER_N_OUT])
+        if l == 0 and sparse != NULL:
+            sparse_dense_forward(&net.specs[l], sparse, params + layer[LAYER_W_OFFSET],
+                                 params + layer[LAYER_B_OFFSET],
+                                 ws + offsets[(l + 1) * N_BUFFERS + BUF_Z], a, n_rows,
+                                 layer[LAYER_N_IN], layer[LAYER_N_Z], layer[LAYER_N_OUT])
+        else:
+            dense_forward(&net.specs[l], a_prev, params + layer[LAYER_W_OFFSET],
+                          params + layer[LAYER_B_OFFSET],
+                          ws + offsets[(l + 1) * N_BUFFERS + BUF_Z], a,
+                          n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z], layer[LAYER_N_OUT])
         a_prev = a
 
 
 cdef double _batch_loss_gradient(
     const NetworkShape* net, const floating* params, floating* grads,
-    const floating* x, const floating* y, const floating* sample_weight,
-    Py_ssize_t n_rows, double weight_sum, double alpha, double loss_normalizer,
-    floating* ws, const Py_ssize_t* offsets,
+    const floating* x, const SparseRows* sparse, const floating* y,
+    const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, double alpha,
+    double loss_normalizer, floating* ws, const Py_ssize_t* offsets,
 ) noexcept nogil:
     """Objective of one batch and its gradient (written to grads).
+
+    The batch's inputs are dense rows at ``x`` or, when ``sparse`` is not
+    NULL, CSR rows; only the first layer reads them.
 
     objective = sum_i w_i loss_i / (weight_sum * loss_normalizer)
                 + alpha / 2 * ||W||^2 / weight_sum
@@ -149,7 +165,17 @@ cdef double _batch_loss_gradient(
     for l in range(L):
         layer = _layer(net, l)
         row = offsets + (l + 1) * N_BUFFERS
-        if l < L - 1:
+        if l == 0 and sparse != NULL and L > 1:
+            sparse_dense_forward(&net.specs[l], sparse, params + layer[LAYER_W_OFFSET],
+                                 params + layer[LAYER_B_OFFSET], ws + row[BUF_Z],
+                                 ws + row[BUF_A], n_rows, layer[LAYER_N_IN],
+                                 layer[LAYER_N_Z], layer[LAYER_N_OUT])
+            a_in = ws + row[BUF_A]
+        elif l == 0 and sparse != NULL:
+            sparse_affine(sparse, params + layer[LAYER_W_OFFSET],
+                          params + layer[LAYER_B_OFFSET], ws + row[BUF_Z],
+                          n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z])
+        elif l < L - 1:
             dense_forward(&net.specs[l], a_in, params + layer[LAYER_W_OFFSET],
                           params + layer[LAYER_B_OFFSET], ws + row[BUF_Z],
                           ws + row[BUF_A], n_rows, layer[LAYER_N_IN],
@@ -178,10 +204,16 @@ cdef double _batch_loss_gradient(
         else:
             a_in = x
             da_in = NULL
-        squared_norm += dense_backward(
-            a_in, params + layer[LAYER_W_OFFSET], ws + row[BUF_DZ],
-            grads + layer[LAYER_W_OFFSET], grads + layer[LAYER_B_OFFSET], da_in, l2,
-            n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z])
+        if l == 0 and sparse != NULL:
+            squared_norm += sparse_backward(
+                sparse, params + layer[LAYER_W_OFFSET], ws + row[BUF_DZ],
+                grads + layer[LAYER_W_OFFSET], grads + layer[LAYER_B_OFFSET], l2,
+                n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z])
+        else:
+            squared_norm += dense_backward(
+                a_in, params + layer[LAYER_W_OFFSET], ws + row[BUF_DZ],
+                grads + layer[LAYER_W_OFFSET], grads + layer[LAYER_B_OFFSET], da_in, l2,
+                n_rows, layer[LAYER_N_IN], layer[LAYER_N_Z])
         if l > 0:
             layer = _layer(net, l - 1)
             activation_backward(
@@ -217,8 +249,9 @@ cdef inline double _seconds() noexcept nogil:
 
 cdef int _train_epoch(
     const NetworkShape* net, const OptimizerConfig* opt,
-    const floating* X, const floating* Y, const floating* sample_weight,
-    const Py_ssize_t* order, Py_ssize_t n_samples, Py_ssize_t batch_size,
+    const floating* X, const SparseRows* X_sparse, const floating* Y,
+    const floating* sample_weight, const Py_ssize_t* order, Py_ssize_t n_samples,
+    Py_ssize_t batch_size,
     floating* params, floating* grads, floating* state, Py_ssize_t n_params,
     double alpha, double loss_normalizer, floating* ws, const Py_ssize_t* offsets,
     const unsigned char* stop_flag, bint check_signals,
@@ -236,6 +269,13 @@ cdef int _train_epoch(
     cdef floating* sw_buf = ws + offsets[BUF_DZ]
     cdef double weight_sum, batch_objective, step_size
     cdef double last_check = _seconds() if check_signals else 0.0
+    cdef SparseRows batch_rows
+    cdef SparseRows* sparse = NULL
+    if X_sparse != NULL:
+        # Sparse batches are never copied: the first layer reads the rows
+        # named by the order array straight from the CSR arrays.
+        batch_rows = X_sparse[0]
+        sparse = &batch_rows
 
     cdef Py_ssize_t batch, n_epoch_batches = (n_samples + batch_size - 1) // batch_size
     for batch in range(n_epoch_batches):
@@ -243,15 +283,20 @@ cdef int _train_epoch(
         stop = min(start + batch_size, n_samples)
         n_rows = stop - start
         idx = order + start
+        if sparse != NULL:
+            batch_rows.rows = idx
         # Unshuffled epochs and runs of consecutive rows read X in place.
         if _is_run(idx, n_rows):
-            xb = X + idx[0] * n_features
+            xb = X + idx[0] * n_features if sparse == NULL else NULL
             yb = Y + idx[0] * n_outputs
             swb = sample_weight + idx[0] if sample_weight != NULL else NULL
         else:
-            _gather_rows(X, idx, n_rows, n_features, x_buf)
+            if sparse == NULL:
+                _gather_rows(X, idx, n_rows, n_features, x_buf)
+                xb = x_buf
+            else:
+                xb = NULL
             _gather_rows(Y, idx, n_rows, n_outputs, y_buf)
-            xb = x_buf
             yb = y_buf
             swb = NULL
             if sample_weight != NULL:
@@ -266,7 +311,7 @@ cdef int _train_epoch(
                 weight_sum += swb[k]
 
         batch_objective = _batch_loss_gradient(
-            net, params, grads, xb, yb, swb, n_rows, weight_sum, alpha,
+            net, params, grads, xb, sparse, yb, swb, n_rows, weight_sum, alpha,
             loss_normalizer, ws, offsets)
         if not isfinite(batch_objective):
             return EPOCH_DIVERGED
@@ -324,12 +369,70 @@ cdef _check_network(const Py_ssize_t[:, ::1] layers, const int[::1] kinds,
 
 cdef _check_workspace(const Py_ssize_t[:, ::1] layers, const Py_ssize_t[:, ::1] offsets,
                       Py_ssize_t n_rows, bint training, Py_ssize_t size):
-    expected_offsets, expected_size = workspace_layout(layers, n_rows, training)
-    if (offsets.shape[0] != expected_offsets.shape[0]
-            or not np.array_equal(np.asarray(offsets), expected_offsets)):
-        raise ValueError("workspace offsets do not match workspace_layout()")
-    if size < expected_size:
-        raise ValueError(f"workspace has {size} elements, needs {expected_size}")
+    # Every buffer the kernels will touch must lie inside the workspace. This
+    # is checked directly rather than by recomputing workspace_layout(),
+    # which would cost more than a one-row forward pass.
+    cdef Py_ssize_t l, c, width
+    cdef Py_ssize_t L = layers.shape[0]
+    if offsets.shape[0] != L + 1 or offsets.shape[1] != N_BUFFERS:
+        raise ValueError(f"workspace offsets must have shape ({L + 1}, {N_BUFFERS})")
+    for l in range(L + 1):
+        for c in range(N_BUFFERS):
+            if l == 0:
+                if not training:
+                    continue
+                width = (layers[0, LAYER_N_IN] if c == BUF_Z else
+                         layers[L - 1, LAYER_N_OUT] if c == BUF_A else
+                         1 if c == BUF_DZ else 0)
+            elif c in (BUF_Z, BUF_DZ):
+                width = layers[l - 1, LAYER_N_Z]
+            else:
+                width = layers[l - 1, LAYER_N_OUT]
+            if (c >= BUF_DZ and l > 0 and not training) or width == 0:
+                continue
+            if offsets[l, c] < 0 or offsets[l, c] + n_rows * width > size:
+                raise ValueError(f"workspace of {size} elements does not hold the "
+                                 f"buffers for {n_rows} rows: use workspace_layout()")
+
+
+cdef Py_ssize_t _check_input(
+    const floating[:, ::1] X, const floating[::1] X_data,
+    const Py_ssize_t[::1] X_indices, const Py_ssize_t[::1] X_indptr,
+    Py_ssize_t n_features, SparseRows* sparse,
+) except -1:
+    """Validate the input rows; fill ``sparse`` for CSR input. Returns n_samples.
+
+    Dense input is ``X``. CSR input is ``X_data``/``X_indices``/``X_indptr``
+    (``X`` then only fixes the element type and is otherwise ignored).
+    """
+    cdef Py_ssize_t n_samples, nnz
+    if X_indptr is None:
+        sparse.data = NULL
+        if X.shape[1] != n_features:
+            raise ValueError(f"X has {X.shape[1]} features, the network takes {n_features}")
+        return X.shape[0]
+    if X_data is None or X_indices is None:
+        raise ValueError("CSR input needs X_data, X_indices and X_indptr")
+    n_samples = X_indptr.shape[0] - 1
+    nnz = X_data.shape[0]
+    if n_samples < 0 or X_indices.shape[0] != nnz:
+        raise ValueError("CSR arrays are inconsistent: need len(indptr) >= 1 and "
+                         "len(indices) == len(data)")
+    indptr = np.asarray(X_indptr)
+    if indptr[0] != 0 or indptr[n_samples] != nnz or np.any(np.diff(indptr) < 0):
+        raise ValueError("CSR indptr must start at 0, never decrease and end at len(data)")
+    if nnz and (np.min(X_indices) < 0 or np.max(X_indices) >= n_features):
+        raise ValueError(f"CSR column indices must lie in [0, {n_features})")
+    sparse.data = <const void*>&X_data[0] if nnz else NULL
+    sparse.indices = &X_indices[0] if nnz else NULL
+    sparse.indptr = &X_indptr[0]
+    sparse.rows = NULL
+    sparse.row0 = 0
+    if nnz == 0:
+        # No non-zeros: the loops never read data or indices; any non-NULL
+        # value marks the input as sparse.
+        sparse.data = <const void*>sparse.indptr
+    return n_samples
 
 
 def train_epoch(
@@ -342,6 +445,8 @@ def train_epoch(
     double alpha, double loss_normalizer,
     const Py_ssize_t[:, ::1] offsets, floating[::1] workspace,
     const unsigned char[::1] stop_flag=None, bint check_signals=False,
+    const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
+    const Py_ssize_t[::1] X_indptr=None,
 ):
     """Run one epoch of minibatch training in compiled code, GIL released.
 
@@ -391,13 +496,14 @@ def train_epoch(
     adam_step : int
         Adam's step counter after this epoch.
     """
-    cdef Py_ssize_t n_samples = X.shape[0], n_params = params.shape[0]
+    cdef Py_ssize_t n_params = params.shape[0]
     cdef Py_ssize_t L = layers.shape[0]
+    cdef SparseRows sparse
     _check_network(layers, kinds, n_params)
+    cdef Py_ssize_t n_samples = _check_input(X, X_data, X_indices, X_indptr,
+                                             layers[0, LAYER_N_IN], &sparse)
     if not 0 <= loss_kind < N_LOSS_KINDS:
         raise ValueError(f"unknown loss kind {loss_kind}")
-    if X.shape[1] != layers[0, LAYER_N_IN]:
-        raise ValueError(f"X has {X.shape[1]} features, the network takes {layers[0, LAYER_N_IN]}")
     if Y.shape[0] != n_samples or Y.shape[1] != layers[L - 1, LAYER_N_OUT]:
         raise ValueError(f"Y must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
     if sample_weight is not None and sample_weight.shape[0] != n_samples:
@@ -425,7 +531,8 @@ def train_epoch(
     net.layers = &layers[0, 0]
     net.specs = specs
     net.loss_kind = loss_kind
-    cdef const floating* x_ptr = cptr2(X)
+    cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
+    cdef const SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
     cdef const floating* y_ptr = cptr2(Y)
     cdef const floating* sw_ptr = cptr1(sample_weight) if sample_weight is not None else NULL
     cdef const Py_ssize_t* order_ptr = &order[0] if n_samples else NULL
@@ -441,7 +548,7 @@ def train_epoch(
     try:
         with nogil:
             status = _train_epoch(
-                &net, &optimizer, x_ptr, y_ptr, sw_ptr, order_ptr, n_samples,
+                &net, &optimizer, x_ptr, sparse_ptr, y_ptr, sw_ptr, order_ptr, n_samples,
                 batch_size, params_ptr, grads_ptr, state_ptr, n_params, alpha,
                 loss_normalizer, ws_ptr, &offsets[0, 0], stop_ptr, check_signals,
                 &step, &accumulated_loss, &n_batches)
@@ -457,6 +564,8 @@ def loss_and_gradient(
     const floating[::1] sample_weight, const floating[::1] params,
     floating[::1] grads, double alpha, double loss_normalizer,
     const Py_ssize_t[:, ::1] offsets, floating[::1] workspace,
+    const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
+    const Py_ssize_t[::1] X_indptr=None,
 ):
     """Objective over all rows of X and its gradient (into ``grads``).
 
@@ -470,15 +579,16 @@ def loss_and_gradient(
         ``sum_i w_i loss_i / (sum(w) * loss_normalizer)
         + alpha / 2 * ||W||^2 / sum(w)``; NaN or inf if the loss is not finite.
     """
-    cdef Py_ssize_t n_samples = X.shape[0], n_params = params.shape[0]
+    cdef Py_ssize_t n_params = params.shape[0]
     cdef Py_ssize_t L = layers.shape[0], k
+    cdef SparseRows sparse
     _check_network(layers, kinds, n_params)
+    cdef Py_ssize_t n_samples = _check_input(X, X_data, X_indices, X_indptr,
+                                             layers[0, LAYER_N_IN], &sparse)
     if not 0 <= loss_kind < N_LOSS_KINDS:
         raise ValueError(f"unknown loss kind {loss_kind}")
     if n_samples == 0:
         raise ValueError("X has no rows")
-    if X.shape[1] != layers[0, LAYER_N_IN]:
-        raise ValueError(f"X has {X.shape[1]} features, the network takes {layers[0, LAYER_N_IN]}")
     if Y.shape[0] != n_samples or Y.shape[1] != layers[L - 1, LAYER_N_OUT]:
         raise ValueError(f"Y must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
     if sample_weight is not None and sample_weight.shape[0] != n_samples:
@@ -493,7 +603,8 @@ def loss_and_gradient(
     net.layers = &layers[0, 0]
     net.specs = specs
     net.loss_kind = loss_kind
-    cdef const floating* x_ptr = cptr2(X)
+    cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
+    cdef const SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
     cdef const floating* y_ptr = cptr2(Y)
     cdef const floating* sw_ptr = cptr1(sample_weight) if sample_weight is not None else NULL
     cdef const floating* params_ptr = cptr1(params)
@@ -507,7 +618,7 @@ def loss_and_gradient(
     try:
         with nogil:
             objective = _batch_loss_gradient(
-                &net, params_ptr, grads_ptr, x_ptr, y_ptr, sw_ptr, n_samples,
+                &net, params_ptr, grads_ptr, x_ptr, sparse_ptr, y_ptr, sw_ptr, n_samples,
                 weight_sum, alpha, loss_normalizer, ws_ptr, &offsets[0, 0])
     finally:
         free(specs)
@@ -519,6 +630,8 @@ def forward(
     const double[:, ::1] activation_params, const floating[::1] params,
     const floating[:, ::1] X, floating[:, ::1] out,
     const Py_ssize_t[:, ::1] offsets, floating[::1] workspace, Py_ssize_t chunk_rows,
+    const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
+    const Py_ssize_t[::1] X_indptr=None,
 ):
     """Network output for every row of X, output activation included.
 
@@ -526,11 +639,12 @@ def forward(
     (``workspace_layout(layers, chunk_rows, False)``) stays small and hot in
     cache however many rows X has.
     """
-    cdef Py_ssize_t n_samples = X.shape[0], n_params = params.shape[0]
+    cdef Py_ssize_t n_params = params.shape[0]
     cdef Py_ssize_t L = layers.shape[0], chunk, start, n_rows
+    cdef SparseRows sparse
     _check_network(layers, kinds, n_params)
-    if X.shape[1] != layers[0, LAYER_N_IN]:
-        raise ValueError(f"X has {X.shape[1]} features, the network takes {layers[0, LAYER_N_IN]}")
+    cdef Py_ssize_t n_samples = _check_input(X, X_data, X_indices, X_indptr,
+                                             layers[0, LAYER_N_IN], &sparse)
     if out.shape[0] != n_samples or out.shape[1] != layers[L - 1, LAYER_N_OUT]:
         raise ValueError(f"out must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
     if chunk_rows < 1:
@@ -546,7 +660,8 @@ def forward(
     net.specs = specs
     net.loss_kind = 0
     cdef Py_ssize_t n_features = layers[0, LAYER_N_IN], n_outputs = layers[L - 1, LAYER_N_OUT]
-    cdef const floating* x_ptr = cptr2(X)
+    cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
+    cdef SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
     cdef floating* out_ptr = ptr2(out)
     cdef const floating* params_ptr = cptr1(params)
     cdef floating* ws_ptr = ptr1(workspace)
@@ -555,7 +670,11 @@ def forward(
             for chunk in range((n_samples + chunk_rows - 1) // chunk_rows):
                 start = chunk * chunk_rows
                 n_rows = min(chunk_rows, n_samples - start)
-                _forward_rows(&net, params_ptr, x_ptr + start * n_features,
-                              out_ptr + start * n_outputs, ws_ptr, &offsets[0, 0], n_rows)
+                if sparse_ptr != NULL:
+                    sparse_ptr.row0 = start
+                _forward_rows(&net, params_ptr,
+                              x_ptr + start * n_features if x_ptr != NULL else NULL,
+                              sparse_ptr, out_ptr + start * n_outputs, ws_ptr,
+                              &offsets[0, 0], n_rows)
     finally:
         free(specs)

@@ -53,6 +53,11 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
+# scikit-learn's names for the output activation of each Network loss.
+_OUT_ACTIVATIONS = {"squared_error": "identity", "poisson": "exp",
+                    "binary_cross_entropy": "logistic",
+                    "categorical_cross_entropy": "softmax"}
+
 # scikit-learn's message, kept word for word: users search for it.
 NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
                       "contain large values and need to be preprocessed.")
@@ -278,10 +283,6 @@ class _Progress:
         return progress
 
 
-class _Interrupted(Exception):
-    """Internal: Ctrl-C arrived; training keeps the last complete epoch."""
-
-
 class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
     """Base class of fastnn's estimators (not for direct use).
 
@@ -481,7 +482,12 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
             progress = _Progress.resume(self, early_stopping and stochastic,
                                         network.params)
 
-        fit = _FitRun(self, network, model, progress, rng, X, Y, y, sample_weight,
+        meta = {"n_features_in_": n_features_in, "feature_names_in_": feature_names_in,
+                "n_outputs_": n_outputs, "n_layers_": len(layer_sizes),
+                "out_activation_": _OUT_ACTIVATIONS[loss]}
+        if labels is not None:
+            meta.update(classes_=labels.classes_, _label_binarizer=labels)
+        fit = _FitRun(self, network, model, progress, meta, rng, X, Y, y, sample_weight,
                       incremental)
         try:
             if stochastic:
@@ -497,8 +503,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         if not np.isfinite(fit.model.params).all():
             self._restore(previous)
             raise ValueError(NON_FINITE_MESSAGE)
-        self._commit(fit, n_features_in, feature_names_in, labels, n_outputs,
-                     len(layer_sizes), stochastic)
+        self._commit(fit, stochastic)
         return self
 
     def _class_sample_weight(self, y, sample_weight, labels, incremental, dtype):
@@ -523,29 +528,18 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         else:
             self._model = previous
 
-    def _commit(self, fit, n_features_in, feature_names_in, labels, n_outputs, n_layers,
-                stochastic):
-        progress = fit.progress
-        attributes = {name: getattr(progress, name) for name in _Progress.COUNTERS}
-        attributes.update(n_features_in_=n_features_in, n_outputs_=n_outputs,
-                          n_layers_=n_layers, out_activation_=self._out_activation(fit))
-        if labels is not None:
-            attributes.update(classes_=labels.classes_, _label_binarizer=labels)
+    def _commit(self, fit, stochastic):
+        attributes = fit.fitted_attributes()
         if fit.schedule is not None:
             attributes["_schedule"] = fit.schedule
         elif not stochastic:
             self.__dict__.pop("_schedule", None)
-        if feature_names_in is None:
+        if attributes["feature_names_in_"] is None:
+            del attributes["feature_names_in_"]
             self.__dict__.pop("feature_names_in_", None)
-        else:
-            attributes["feature_names_in_"] = feature_names_in
+        model = attributes.pop("_model")
         self.__dict__.update(attributes)
-        self._model = fit.model
-
-    def _out_activation(self, fit):
-        return {"squared_error": "identity", "poisson": "exp",
-                "binary_cross_entropy": "logistic",
-                "categorical_cross_entropy": "softmax"}[fit.network.loss]
+        self._model = model
 
 
 class _FitRun:
@@ -555,9 +549,10 @@ class _FitRun:
     leaves committing everything else to the estimator.
     """
 
-    def __init__(self, estimator, network, model, progress, rng, X, Y, y, sample_weight,
-                 incremental):
+    def __init__(self, estimator, network, model, progress, meta, rng, X, Y, y,
+                 sample_weight, incremental):
         self.estimator = estimator
+        self.meta = meta
         self.network = network
         self.model = model
         self.progress = progress
@@ -583,6 +578,19 @@ class _FitRun:
         self.validation = None
         self.sklearn_context = None
         self.epoch_context = None
+
+    def fitted_attributes(self):
+        """The estimator's fitted attributes as of now (lists copied)."""
+        attributes = {name: copy.copy(getattr(self.progress, name))
+                      for name in _Progress.COUNTERS}
+        attributes.update(self.meta)
+        attributes["_model"] = self.model
+        return attributes
+
+    def _reconstruction(self):
+        # What scikit-learn's callbacks need to build a fitted copy of the estimator
+        # as of this epoch (evaluated lazily, only when a callback asks).
+        return lambda: self.fitted_attributes()
 
     # -- shared per-epoch steps -------------------------------------------
 
@@ -647,10 +655,9 @@ class _FitRun:
             for callback in self.callbacks:
                 stop = bool(callback(info)) or stop
         if self.epoch_context is not None:
-            model = self.model
             stop = bool(self.epoch_context.call_on_fit_task_end(
                 estimator=self.estimator, X=self.X, y=self.y, metadata=self._metadata(),
-                reconstruction_attributes=lambda: {"_model": model})) or stop
+                reconstruction_attributes=self._reconstruction())) or stop
             self.epoch_context = None
         return stop
 
@@ -670,16 +677,38 @@ class _FitRun:
             self.epoch_context = self.sklearn_context.subcontext(task_name="epoch")
             self.epoch_context.call_on_fit_task_begin(
                 estimator=self.estimator, X=self.X, y=self.y, metadata=self._metadata(),
-                reconstruction_attributes=lambda: {"_model": self.model})
+                reconstruction_attributes=self._reconstruction())
 
     def _end_sklearn_callbacks(self):
         if self.sklearn_context is not None:
             if self.epoch_context is not None:  # an iteration that never ran
                 self.epoch_context.call_on_fit_task_end(estimator=self.estimator)
-            model = self.model
             self.sklearn_context.call_on_fit_task_end(
                 estimator=self.estimator, X=self.X, y=self.y, metadata=self._metadata(),
-                reconstruction_attributes=lambda: {"_model": model})
+                reconstruction_attributes=self._reconstruction())
+
+    def _checkpoint(self, optimizer):
+        progress = self.progress
+        lists = ("loss_curve_", "validation_scores_", "validation_loss_curve_")
+        return {
+            "model": self.model,
+            "optimizer": _optimizer_state(optimizer),
+            "learning_rate": optimizer.learning_rate,
+            "scalars": {name: getattr(progress, name) for name in _Progress.COUNTERS
+                        if name not in lists},
+            "lengths": {name: len(getattr(progress, name)) for name in lists
+                        if getattr(progress, name) is not None},
+        }
+
+    def _rollback(self, checkpoint, optimizer):
+        self.model = checkpoint["model"]
+        self.estimator._model = self.model
+        _set_optimizer_state(optimizer, checkpoint["optimizer"])
+        optimizer.learning_rate = checkpoint["learning_rate"]
+        for name, value in checkpoint["scalars"].items():
+            setattr(self.progress, name, value)
+        for name, length in checkpoint["lengths"].items():
+            del getattr(self.progress, name)[length:]
 
     # -- stochastic solvers -----------------------------------------------
 
@@ -728,28 +757,23 @@ class _FitRun:
         progress = self.progress
         self._begin_sklearn_callbacks(1 if self.incremental else self.max_iter)
         optimizer = schedule.optimizer
-        # The last complete epoch: parameters (also the published snapshot) and the
-        # optimizer's state, to roll back to when an epoch does not complete.
-        good_state = _optimizer_state(optimizer)
+        # The last fully processed epoch, to roll back to when Ctrl-C arrives in
+        # the middle of one (the network then holds a partial epoch).
+        checkpoint = self._checkpoint(optimizer)
         try:
             for _ in range(self.max_iter):
                 if hp("shuffle"):
                     order = shuffle_array(order, random_state=self.rng)
                 self._begin_epoch()
-                try:
-                    status, loss = net.train_epoch(
-                        X, Y, order, batch_size, optimizer, sample_weight=sample_weight,
-                        alpha=self.alpha, loss_normalizer=self.loss_normalizer,
-                        check_signals=check_signals)
-                except KeyboardInterrupt:
-                    _set_optimizer_state(optimizer, good_state)
-                    raise _Interrupted from None
+                status, loss = net.train_epoch(
+                    X, Y, order, batch_size, optimizer, sample_weight=sample_weight,
+                    alpha=self.alpha, loss_normalizer=self.loss_normalizer,
+                    check_signals=check_signals)
                 params = net.params.copy()
                 if status != "complete" or not np.isfinite(loss) \
                         or not np.isfinite(params).all():
                     raise ValueError(NON_FINITE_MESSAGE)
                 self._publish(params)
-                good_state = _optimizer_state(optimizer)
                 self._record_epoch(loss, n_samples)
                 score, val_loss = self._update_no_improvement()
                 schedule.iteration_ends(progress.t_)
@@ -772,7 +796,9 @@ class _FitRun:
                         "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                         "optimization hasn't converged yet." % self.max_iter,
                         ConvergenceWarning)
-        except _Interrupted:
+                checkpoint = self._checkpoint(optimizer)
+        except KeyboardInterrupt:
+            self._rollback(checkpoint, optimizer)
             warnings.warn("Training interrupted by user.")
         if early_stopping:
             self._publish(progress._best_params)
@@ -831,6 +857,10 @@ class _FitRun:
         else:
             self.progress.n_iter_ = _check_optimize_result("lbfgs", result, max_iter)
         self.progress.loss_ = float(result.fun)
+        if not np.isfinite(result.fun):
+            # L-BFGS-B gives up at a non-finite loss, leaving finite parameters
+            # that are no solution: a divergence like any other.
+            raise ValueError(NON_FINITE_MESSAGE)
         self._publish(np.array(result.x, dtype=dtype))
         self._end_sklearn_callbacks()
 

@@ -270,3 +270,75 @@ def test_decode_matches_label_binarizer():
         model = type("M", (), {"labels": binarizer})()
         expected = binarizer.inverse_transform(output[:, 0] if n_out == 1 else output)
         np.testing.assert_array_equal(MLPClassifier()._decode(model, output), expected)
+
+
+# -- ecosystem conformance ----------------------------------------------------
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+
+@parametrize_with_checks([MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def test_pipeline_grid_search_cross_val_clone_and_pickle(digits):
+    import pickle
+
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=40, random_state=0,
+                                                         learning_rate_init=0.01))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(pipe, X, y, cv=3)
+        # Over 1 MB of data: joblib hands the workers read-only memory maps.
+        X_big = np.tile(X, (4, 1))
+        y_big = np.tile(y, 4)
+        search = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2,
+                              n_jobs=2).fit(X_big, y_big)
+    assert scores.mean() > 0.8 and search.best_score_ > 0.8
+    fitted = search.best_estimator_
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+    copy = clone(fitted)
+    assert copy.get_params()["mlpclassifier__alpha"] == fitted.get_params()[
+        "mlpclassifier__alpha"]
+    assert not hasattr(copy[-1], "coefs_")
+
+
+@pytest.mark.parametrize("activation", [["selu", "gelu"], "mish"])
+def test_any_fastnn_activation_and_one_per_layer(digits, activation):
+    X, y = digits
+    clf = _fit_quietly(MLPClassifier((20, 20), activation=activation, random_state=0,
+                                     max_iter=30, learning_rate_init=0.01), X, y)
+    assert clf.score(X, y) > 0.9
+    names = [a.name for a in clf._model.network.activations[:-1]]
+    assert names == (activation if isinstance(activation, list) else [activation] * 2)
+
+
+def test_class_weight_shifts_decisions_like_repeating_samples():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    y = (X[:, 0] + rng.standard_normal(200) > 0.8).astype(int)  # overlapping classes
+    params = dict(hidden_layer_sizes=(5,), solver="lbfgs", random_state=0, max_iter=50)
+    weighted = _fit_quietly(MLPClassifier(class_weight={0: 1.0, 1: 3.0}, **params), X, y)
+    repeated = _fit_quietly(MLPClassifier(**params), X, y,
+                            sample_weight=np.where(y == 1, 3.0, 1.0))
+    _assert_same_parameters(weighted, repeated, rtol=1e-12, atol=0)
+    balanced = _fit_quietly(MLPClassifier(class_weight="balanced", **params), X, y)
+    plain = _fit_quietly(MLPClassifier(**params), X, y)
+    assert balanced.predict(X).mean() > plain.predict(X).mean()
+
+
+def test_lbfgs_has_a_loss_curve(digits):
+    X, y = digits
+    clf = _fit_quietly(MLPClassifier((10,), solver="lbfgs", max_iter=15, random_state=0),
+                       X, y)
+    assert len(clf.loss_curve_) == clf.n_iter_ == 15
+    assert clf.loss_curve_[-1] == pytest.approx(clf.loss_)
+    assert all(a >= b for a, b in zip(clf.loss_curve_, clf.loss_curve_[1:]))

@@ -487,6 +487,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
                 "out_activation_": _OUT_ACTIVATIONS[loss]}
         if labels is not None:
             meta.update(classes_=labels.classes_, _label_binarizer=labels)
+        meta.update(self._extra_attributes(y))
         fit = _FitRun(self, network, model, progress, meta, rng, X, Y, y, sample_weight,
                       incremental)
         try:
@@ -508,6 +509,10 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
 
     def _class_sample_weight(self, y, sample_weight, labels, incremental, dtype):
         return sample_weight
+
+    def _extra_attributes(self, y):
+        """Subclass-specific attributes to commit with the fit."""
+        return {}
 
     def _check_continuation(self, previous, network):
         net = previous.network

@@ -10,15 +10,11 @@ a ``callbacks=`` hook, and scikit-learn's callback API.
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import column_or_1d
 
 from fastnn._base import STOCHASTIC_SOLVERS, BaseNetworkEstimator
+from fastnn._targets import ClassifierTargets, RegressorTargets
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -212,7 +208,7 @@ class _MultilayerPerceptron(BaseNetworkEstimator):
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
 
-class MLPClassifier(ClassifierMixin, _MultilayerPerceptron):
+class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
     __doc__ = f"""Multi-layer perceptron classifier (log-loss), scikit-learn compatible.
 
     Binary and multilabel targets get sigmoid outputs, multiclass targets a
@@ -247,8 +243,6 @@ class MLPClassifier(ClassifierMixin, _MultilayerPerceptron):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    _is_classifier = True
-
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -267,74 +261,6 @@ class MLPClassifier(ClassifierMixin, _MultilayerPerceptron):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             callbacks=callbacks)
         self.class_weight = class_weight
-
-    # -- targets --------------------------------------------------------
-
-    def _validate_targets(self, y, incremental, first_pass, classes):
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        committed = None if first_pass else self.__dict__.get("_label_binarizer")
-        if incremental:
-            if committed is None:
-                if classes is None:
-                    raise ValueError("classes must be passed on the first call to "
-                                     "partial_fit.")
-                binarizer = LabelBinarizer()
-                binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
-            else:
-                if classes is not None and not np.array_equal(
-                        np.unique(classes), committed.classes_):
-                    raise ValueError(f"`classes={classes!r}` is not the same as on last "
-                                     f"call to partial_fit, was: {committed.classes_!r}")
-                binarizer = committed
-            present = unique_labels(y)
-            if len(np.setdiff1d(present, binarizer.classes_, assume_unique=True)):
-                raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` "
-                                 f"has {binarizer.classes_}. 'y' has {present}.")
-        elif first_pass:
-            binarizer = LabelBinarizer().fit(y)
-        else:
-            binarizer = committed
-            present = unique_labels(y)
-            if set(present) != set(binarizer.classes_):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes as in the "
-                    f"previous call to fit. Previously got {binarizer.classes_}, `y` has "
-                    f"{present}")
-        if len(binarizer.classes_) < 2 and binarizer.y_type_ != "multilabel-indicator":
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {binarizer.classes_[0]!r}")
-        Y = binarizer.transform(y)
-        return y, Y, binarizer
-
-    def _class_sample_weight(self, y, sample_weight, labels, incremental, dtype):
-        if self.class_weight is None:
-            return sample_weight
-        if labels.y_type_ == "multilabel-indicator":
-            raise ValueError("class_weight is not supported for multilabel targets.")
-        if incremental and self.class_weight == "balanced":
-            raise ValueError("class_weight 'balanced' is not supported for partial_fit: "
-                             "pass the weights as a dict computed on all the data.")
-        weights = compute_sample_weight(self.class_weight, y).astype(dtype)
-        return weights if sample_weight is None else sample_weight * weights
-
-    def _loss_name(self, n_outputs, labels):
-        return ("categorical_cross_entropy" if labels.y_type_ == "multiclass"
-                else "binary_cross_entropy")
-
-    def _decode(self, model, output):
-        # LabelBinarizer.inverse_transform's rules, without its input checks.
-        binarizer = model.labels
-        if binarizer.y_type_ == "multiclass":
-            return binarizer.classes_.take(output.argmax(axis=1), mode="clip")
-        if binarizer.y_type_ == "binary":
-            return binarizer.classes_[(output[:, 0] > 0.5).astype(int)]
-        return (output > 0.5).astype(int)
-
-    def _validation_score(self, y_val, prediction, sample_weight):
-        return accuracy_score(y_val, prediction, sample_weight=sample_weight)
 
     # -- public methods ---------------------------------------------------
 
@@ -358,57 +284,8 @@ class MLPClassifier(ClassifierMixin, _MultilayerPerceptron):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True,
                          classes=classes)
 
-    def predict(self, X):
-        """Predict class labels (label-indicator rows for multilabel targets).
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        model, output = self._forward(X)
-        return self._decode(model, output)
-
-    def predict_proba(self, X):
-        """Probability of each class, in the order of ``classes_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        _, output = self._forward(X)
-        if output.shape[1] == 1:
-            return np.column_stack([1 - output[:, 0], output[:, 0]])
-        return output
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        proba = self.predict_proba(X)
-        return np.log(proba, out=proba)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
-
-
-class MLPRegressor(RegressorMixin, _MultilayerPerceptron):
+class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
     __doc__ = f"""Multi-layer perceptron regressor, scikit-learn compatible.
 
     Squared error with identity outputs, or Poisson deviance with exponential
@@ -461,24 +338,6 @@ class MLPRegressor(RegressorMixin, _MultilayerPerceptron):
             callbacks=callbacks)
         self.loss = loss
 
-    def _validate_targets(self, y, incremental, first_pass, classes):
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if self._hyperparameter("loss") == "poisson" and np.any(y < 0):
-            raise ValueError("Some value(s) of y are negative which is not allowed for "
-                             "Poisson regression.")
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        return y, Y, None
-
-    def _loss_name(self, n_outputs, labels):
-        return self._hyperparameter("loss")
-
-    def _decode(self, model, output):
-        return output.ravel() if output.shape[1] == 1 else output
-
-    def _validation_score(self, y_val, prediction, sample_weight):
-        return r2_score(y_val, prediction, sample_weight=sample_weight)
-
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -495,20 +354,6 @@ class MLPRegressor(RegressorMixin, _MultilayerPerceptron):
         self : object
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
-
-    def predict(self, X):
-        """Predict with the network.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        """
-        model, output = self._forward(X)
-        return self._decode(model, output)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

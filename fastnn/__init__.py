@@ -17,5 +17,8 @@ except ImportError as error:  # pragma: no cover - exercised by hand
 
 from fastnn import activations
 from fastnn.network import Network
+from fastnn.linear_model import LinearRegression, LogisticRegression
+from fastnn.neural_network import MLPClassifier, MLPRegressor
 
-__all__ = ["Network", "activations", "__version__"]
+__all__ = ["LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
+           "Network", "activations", "__version__"]

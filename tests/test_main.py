@@ -15,8 +15,19 @@ def test_demo_trains_and_reports():
     text = out.getvalue()
     assert text.count("epoch ") == 10
     assert "test accuracy" in text and "training time" in text
+    # Side by side with scikit-learn's MLP: the same model, so the same accuracy.
+    ours, theirs = [line for line in text.splitlines() if "test accuracy" in line]
+    assert ours.strip().startswith("fastnn:") and theirs.strip().startswith("scikit-learn:")
+    assert ours.split(",")[0].split()[-1] == theirs.split(",")[0].split()[-1]
+    assert "x scikit-learn's time" in text
     # Ten epochs of Adam on standardised digits already separate the classes well.
     assert score > 0.85
+
+
+def test_demo_without_comparison_or_with_a_keras_activation():
+    out = io.StringIO()
+    run_demo("iris", hidden=(8,), activation="selu", epochs=3, out=out)
+    assert "scikit-learn:" not in out.getvalue()
 
 
 def test_demo_regression():

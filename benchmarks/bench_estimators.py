@@ -1,0 +1,179 @@
+"""Estimator benchmark: fastnn against scikit-learn (and PyTorch CPU if installed).
+
+Run: ``python benchmarks/bench_estimators.py [--quick] [--repeats N]``
+
+The issue's workloads: Adam, a fixed number of epochs (``tol=0``), random data
+with 10 classes. For each, the time of
+
+* ``sklearn``: ``sklearn.neural_network.MLPClassifier.fit``;
+* ``fastnn``: ``fastnn.MLPClassifier.fit`` with the same parameters;
+* ``gemm bound``: only the matrix products of the same epochs (forward, and the
+  two gradient products per layer) with numpy's matmul, no activations, loss or
+  update: a floor no implementation on this BLAS can beat;
+* ``torch``: the same network and loop in PyTorch (CPU), when importable;
+
+plus one-row ``predict`` latency. Timings are medians; the contenders take
+turns in blocks (see ``bench_kernels.median_times``), because two OpenBLAS
+thread pools spin against each other when calls alternate one by one.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import warnings
+
+import numpy as np
+from sklearn import neural_network as sk_nn
+from sklearn.exceptions import ConvergenceWarning
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_kernels import median_times  # noqa: E402
+
+import fastnn  # noqa: E402
+
+# name: (hidden layers, batch size, n_samples, n_features, epochs, dtype, target ratio)
+WORKLOADS = {
+    "(100,) batch 200 float32": ((100,), 200, 20_000, 100, 10, np.float32, 0.3),
+    "(100,) batch 32 float32": ((100,), 32, 20_000, 100, 10, np.float32, 0.2),
+    "(512, 512) batch 256 float32": ((512, 512), 256, 20_000, 784, 10, np.float32, 0.7),
+    "(100,) batch 200 float64": ((100,), 200, 20_000, 100, 10, np.float64, 0.45),
+}
+
+
+def make_data(n_samples, n_features, dtype, n_classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features)).astype(dtype)
+    y = rng.integers(0, n_classes, n_samples)
+    return X, y
+
+
+def estimator_params(hidden, batch_size, epochs):
+    return dict(hidden_layer_sizes=hidden, solver="adam", batch_size=batch_size,
+                max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0,
+                shuffle=True)
+
+
+def fit_quietly(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X, y)
+
+
+def gemm_bound(X, hidden, n_outputs, batch_size, epochs):
+    """The matrix products of ``epochs`` epochs, nothing else."""
+    sizes = (X.shape[1], *hidden, n_outputs)
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((a, b)).astype(X.dtype) * 0.01
+               for a, b in zip(sizes[:-1], sizes[1:])]
+    batches = [X[i:i + batch_size] for i in range(0, X.shape[0], batch_size)]
+
+    def run():
+        for _ in range(epochs):
+            for batch in batches:
+                activations = [batch]
+                for W in weights:
+                    activations.append(activations[-1] @ W)
+                delta = activations[-1]
+                for layer in range(len(weights) - 1, -1, -1):
+                    activations[layer].T @ delta  # weight gradient
+                    if layer:
+                        delta = delta @ weights[layer].T
+    return run
+
+
+def torch_fit(X, y, hidden, batch_size, epochs):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+    sizes = (X.shape[1], *hidden, int(y.max()) + 1)
+
+    def run():
+        layers = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(a, b, dtype=dtype), torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers[:-1])
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=0)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        for _ in range(epochs):
+            order = torch.randperm(X_t.shape[0])
+            for i in range(0, X_t.shape[0], batch_size):
+                idx = order[i:i + batch_size]
+                optimizer.zero_grad()
+                loss_fn(model(X_t[idx]), y_t[idx]).backward()
+                optimizer.step()
+    return run
+
+
+def bench_workload(name, spec, repeats, quick):
+    hidden, batch_size, n_samples, n_features, epochs, dtype, target = spec
+    if quick:
+        n_samples, epochs = n_samples // 5, max(2, epochs // 5)
+    X, y = make_data(n_samples, n_features, dtype)
+    params = estimator_params(hidden, batch_size, epochs)
+    contenders = {
+        "sklearn": lambda: fit_quietly(sk_nn.MLPClassifier(**params), X, y),
+        "fastnn": lambda: fit_quietly(fastnn.MLPClassifier(**params), X, y),
+        "gemm bound": gemm_bound(X, hidden, 10, batch_size, epochs),
+    }
+    torch_run = torch_fit(X, y, hidden, batch_size, epochs)
+    if torch_run is not None:
+        contenders["torch"] = torch_run
+    times = dict(zip(contenders, median_times(list(contenders.values()), repeats,
+                                              block=max(1, min(3, repeats)))))
+    return name, times, target
+
+
+def bench_predict_latency(repeats):
+    X, y = make_data(2000, 64, np.float64)
+    params = estimator_params((100,), 200, 3)
+    ours, theirs = fastnn.MLPClassifier(**params), sk_nn.MLPClassifier(**params)
+    fit_quietly(ours, X, y)
+    fit_quietly(theirs, X, y)
+    row = np.ascontiguousarray(X[:1])
+    calls = 2000
+
+    def many(f):
+        def run():
+            for _ in range(calls):
+                f(row)
+        return run
+
+    t_sk, t_ours, t_sk_proba, t_ours_proba = median_times(
+        [many(theirs.predict), many(ours.predict), many(theirs.predict_proba),
+         many(ours.predict_proba)], max(repeats, 5), block=5)
+    return {"predict": (t_ours / calls, t_sk / calls),
+            "predict_proba": (t_ours_proba / calls, t_sk_proba / calls)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a fifth of the data and epochs (a smoke run)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", nargs="*", help="run only workloads containing these")
+    args = parser.parse_args(argv)
+    print(f"fastnn {fastnn.__version__}, numpy {np.__version__}, "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(f"{'workload':32s} {'sklearn s':>10s} {'fastnn s':>10s} {'ratio':>7s} "
+          f"{'target':>7s} {'gemm s':>8s} {'vs gemm':>8s} {'torch s':>8s}")
+    for name, spec in WORKLOADS.items():
+        if args.only and not any(part in name for part in args.only):
+            continue
+        name, times, target = bench_workload(name, spec, args.repeats, args.quick)
+        ratio = times["fastnn"] / times["sklearn"]
+        torch_time = f"{times['torch']:8.3f}" if "torch" in times else f"{'-':>8s}"
+        print(f"{name:32s} {times['sklearn']:10.3f} {times['fastnn']:10.3f} {ratio:7.3f} "
+              f"{target:7.2f} {times['gemm bound']:8.3f} "
+              f"{times['fastnn'] / times['gemm bound']:8.2f} {torch_time}", flush=True)
+    for method, (ours, theirs) in bench_predict_latency(args.repeats).items():
+        print(f"one-row {method:14s} sklearn {theirs * 1e6:7.1f} us, fastnn "
+              f"{ours * 1e6:6.1f} us, ratio {ours / theirs:.3f} (target 0.1)")
+
+
+if __name__ == "__main__":
+    main()

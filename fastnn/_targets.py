@@ -1,0 +1,176 @@
+"""Label and target handling shared by the classifiers and by the regressors.
+
+Mixins for :class:`fastnn._base.BaseNetworkEstimator`: how targets become the
+network's ``Y``, which loss they call for, how outputs become predictions, and
+the public prediction methods.
+"""
+
+import numpy as np
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import column_or_1d
+
+
+class ClassifierTargets:
+    """Labels through a ``LabelBinarizer``: sigmoid outputs for binary and
+    multilabel targets, softmax for multiclass; ``class_weight`` support."""
+
+    _is_classifier = True
+
+    def _validate_targets(self, y, incremental, first_pass, classes):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        committed = None if first_pass else self.__dict__.get("_label_binarizer")
+        if incremental:
+            if committed is None:
+                if classes is None:
+                    raise ValueError("classes must be passed on the first call to "
+                                     "partial_fit.")
+                binarizer = LabelBinarizer()
+                binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+            else:
+                if classes is not None and not np.array_equal(
+                        np.unique(classes), committed.classes_):
+                    raise ValueError(f"`classes={classes!r}` is not the same as on last "
+                                     f"call to partial_fit, was: {committed.classes_!r}")
+                binarizer = committed
+            present = unique_labels(y)
+            if len(np.setdiff1d(present, binarizer.classes_, assume_unique=True)):
+                raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` "
+                                 f"has {binarizer.classes_}. 'y' has {present}.")
+        elif first_pass:
+            binarizer = LabelBinarizer().fit(y)
+        else:
+            binarizer = committed
+            present = unique_labels(y)
+            if set(present) != set(binarizer.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {binarizer.classes_}, `y` has "
+                    f"{present}")
+        if len(binarizer.classes_) < 2 and binarizer.y_type_ != "multilabel-indicator":
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                f"but the data contains only one class: {binarizer.classes_[0]!r}")
+        Y = binarizer.transform(y)
+        return y, Y, binarizer
+
+    def _class_sample_weight(self, y, sample_weight, labels, incremental, dtype):
+        if self.class_weight is None:
+            return sample_weight
+        if labels.y_type_ == "multilabel-indicator":
+            raise ValueError("class_weight is not supported for multilabel targets.")
+        if incremental and self.class_weight == "balanced":
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit: "
+                             "pass the weights as a dict computed on all the data.")
+        weights = compute_sample_weight(self.class_weight, y).astype(dtype)
+        return weights if sample_weight is None else sample_weight * weights
+
+    def _loss_name(self, n_outputs, labels):
+        return ("categorical_cross_entropy" if labels.y_type_ == "multiclass"
+                else "binary_cross_entropy")
+
+    def _decode(self, model, output):
+        # LabelBinarizer.inverse_transform's rules, without its input checks.
+        binarizer = model.labels
+        if binarizer.y_type_ == "multiclass":
+            return binarizer.classes_.take(output.argmax(axis=1), mode="clip")
+        if binarizer.y_type_ == "binary":
+            return binarizer.classes_[(output[:, 0] > 0.5).astype(int)]
+        return (output > 0.5).astype(int)
+
+    def _validation_score(self, y_val, prediction, sample_weight):
+        return accuracy_score(y_val, prediction, sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predict class labels (label-indicator rows for multilabel targets).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        model, output = self._forward(X)
+        return self._decode(model, output)
+
+    def predict_proba(self, X):
+        """Probability of each class, in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        _, output = self._forward(X)
+        if output.shape[1] == 1:
+            return np.column_stack([1 - output[:, 0], output[:, 0]])
+        return output
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        proba = self.predict_proba(X)
+        return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class RegressorTargets:
+    """Real targets, one or several outputs; squared error or Poisson loss."""
+
+    def _validate_targets(self, y, incremental, first_pass, classes):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self._hyperparameter("loss") == "poisson" and np.any(y < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for "
+                             "Poisson regression.")
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        return y, Y, None
+
+    def _loss_name(self, n_outputs, labels):
+        return self._hyperparameter("loss")
+
+    def _decode(self, model, output):
+        return output.ravel() if output.shape[1] == 1 else output
+
+    def _validation_score(self, y_val, prediction, sample_weight):
+        return r2_score(y_val, prediction, sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predict with the network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        model, output = self._forward(X)
+        return self._decode(model, output)

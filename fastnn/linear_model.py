@@ -1,0 +1,250 @@
+"""The single neuron: linear and logistic regression as networks with no hidden layer.
+
+``LinearRegression`` is one linear neuron per target, ``f(x) = x @ w + b``;
+``LogisticRegression`` one sigmoid neuron for two classes, a softmax layer for
+more. Both are trained by gradient descent (L-BFGS by default) on the MLP's
+objective: mean loss + ``alpha / (2 n) * ||w||^2``, intercepts unpenalised. So
+``LinearRegression()`` (``alpha=0``) is ordinary least squares, and
+``LogisticRegression(alpha=a)`` is scikit-learn's ``LogisticRegression(C=1/a)``.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+
+from fastnn._base import BaseNetworkEstimator
+from fastnn._targets import ClassifierTargets, RegressorTargets
+
+__all__ = ["LinearRegression", "LogisticRegression"]
+
+_PARAMETERS_DOC = """
+    solver : {{'lbfgs', 'sgd', 'adam'}}, default='lbfgs'
+        'lbfgs' runs scipy's L-BFGS-B on the full batch; 'sgd' (with Nesterov
+        momentum 0.9) and 'adam' run compiled minibatch epochs.
+    max_iter : int, default=200
+        L-BFGS iterations, or epochs of the stochastic solvers.
+    tol : float, default={tol}
+        L-BFGS stops when the projected gradient is below it; the stochastic
+        solvers stop after 10 epochs that improve the loss by less.
+    learning_rate_init : float, default=0.001
+        Step size of 'sgd' and 'adam'.
+    batch_size : int or 'auto', default='auto'
+        Minibatch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
+    random_state : int, RandomState instance or None, default=None
+        Initial weights and epoch orders.
+    verbose : bool, default=False
+        Print the loss after every iteration or epoch.
+    callbacks : callable, list of callables or None, default=None
+        Called after every iteration/epoch with a :class:`fastnn._base.FitInfo`;
+        returning True stops training."""
+
+_ATTRIBUTES_DOC = """
+    n_iter_ : int
+        Iterations (L-BFGS) or epochs run.
+    loss_curve_ : list of float
+        Objective after every iteration or epoch.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X had feature names."""
+
+
+class _SingleNeuron(BaseNetworkEstimator):
+    """A network with no hidden layer; the MLP machinery with most knobs fixed."""
+
+    _FIXED_HYPERPARAMETERS = {
+        "hidden_layer_sizes": (), "activation": "relu", "learning_rate": "constant",
+        "power_t": 0.5, "shuffle": True, "warm_start": False, "momentum": 0.9,
+        "nesterovs_momentum": True, "early_stopping": False, "validation_fraction": 0.1,
+        "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "n_iter_no_change": 10,
+        "max_fun": 15000,
+    }
+
+    # Convex problems: let L-BFGS-B run to the gradient tolerance instead of stopping
+    # on a small relative decrease (scikit-learn's LogisticRegression does the same).
+    _LBFGS_OPTIONS = {"ftol": 64 * np.finfo(float).eps, "maxls": 50}
+
+    _parameter_constraints: dict = {
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None,
+                                                      closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [callable, list, tuple, None],
+    }
+
+    def __init__(self, *, solver, alpha, max_iter, tol, learning_rate_init, batch_size,
+                 random_state, verbose, callbacks):
+        self.solver = solver
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the neuron(s) by gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight)
+
+    def _weights(self):
+        model = self._fitted_model()
+        return model.coefs[0], model.intercepts[0]
+
+
+class LinearRegression(RegressorTargets, RegressorMixin, _SingleNeuron):
+    __doc__ = f"""Least squares (with optional L2 penalty) as one linear neuron per target.
+
+    Minimises ``1/(2n) sum_i ||y_i - x_i @ W - b||^2 / n_targets + alpha/(2n) ||W||^2``
+    by gradient descent. With ``alpha=0`` the solution is ordinary least squares,
+    that of :class:`sklearn.linear_model.LinearRegression`.
+
+    Parameters
+    ----------
+    alpha : float, default=0.0
+        L2 penalty on the weights (intercept unpenalised).{_PARAMETERS_DOC.format(tol="1e-8")}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,){_ATTRIBUTES_DOC}
+    """
+
+    _FIXED_HYPERPARAMETERS = {**_SingleNeuron._FIXED_HYPERPARAMETERS,
+                              "loss": "squared_error"}
+
+    # Least squares on raw features is often ill-conditioned while the loss is
+    # dominated by the irreducible residual: a relative-decrease test stops far
+    # from the solution, so only the gradient tolerance may stop L-BFGS.
+    _LBFGS_OPTIONS = {"ftol": 0.0, "maxls": 50}
+
+    def __init__(self, *, solver="lbfgs", alpha=0.0, max_iter=200, tol=1e-8,
+                 learning_rate_init=0.001, batch_size="auto", random_state=None,
+                 verbose=False, callbacks=None):
+        super().__init__(solver=solver, alpha=alpha, max_iter=max_iter, tol=tol,
+                         learning_rate_init=learning_rate_init, batch_size=batch_size,
+                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+
+    def _validate_targets(self, y, incremental, first_pass, classes):
+        # Unlike the MLP, keep a one-column 2-D y two-dimensional (scikit-learn's
+        # LinearRegression shapes coef_ and predictions after y).
+        if y.ndim == 2:
+            return y, y, None
+        return super()._validate_targets(y, incremental, first_pass, classes)
+
+    def _extra_attributes(self, y):
+        return {"_y_ndim": y.ndim}
+
+    def _decode(self, model, output):
+        if self.__dict__.get("_y_ndim", 1) == 2:
+            return output
+        return super()._decode(model, output)
+
+    @property
+    def coef_(self):
+        """Weights, shape (n_features,) for 1-D y, else (n_targets, n_features)."""
+        weights, _ = self._weights()
+        return weights[:, 0] if self._y_ndim == 1 else weights.T
+
+    @property
+    def intercept_(self):
+        """Intercept: a float for 1-D y, else an array of shape (n_targets,)."""
+        _, intercept = self._weights()
+        return float(intercept[0]) if self._y_ndim == 1 else intercept
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class LogisticRegression(ClassifierTargets, ClassifierMixin, _SingleNeuron):
+    __doc__ = f"""Logistic regression as one sigmoid neuron (two classes) or a softmax layer.
+
+    Minimises the mean log-loss + ``alpha/(2n) ||W||^2`` by gradient descent: the
+    objective of :class:`sklearn.linear_model.LogisticRegression` with
+    ``C = 1 / alpha`` (multinomial for more than two classes).
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        L2 penalty on the weights (intercept unpenalised); ``1 / C``.{_PARAMETERS_DOC.format(tol="1e-4")}
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,){_ATTRIBUTES_DOC}
+    """
+
+    _parameter_constraints: dict = {
+        **_SingleNeuron._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, *, solver="lbfgs", alpha=1.0, max_iter=200, tol=1e-4,
+                 learning_rate_init=0.001, batch_size="auto", random_state=None,
+                 verbose=False, callbacks=None, class_weight=None):
+        super().__init__(solver=solver, alpha=alpha, max_iter=max_iter, tol=tol,
+                         learning_rate_init=learning_rate_init, batch_size=batch_size,
+                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+        self.class_weight = class_weight
+
+    def _validate_targets(self, y, incremental, first_pass, classes):
+        if type_of_target(y).startswith("multilabel"):
+            raise ValueError("LogisticRegression does not take multilabel targets; use "
+                             "MLPClassifier(hidden_layer_sizes=()) or OneVsRestClassifier.")
+        return super()._validate_targets(y, incremental, first_pass, classes)
+
+    @property
+    def coef_(self):
+        """Weights, shape (1, n_features) for two classes, else (n_classes, n_features)."""
+        return self._weights()[0].T
+
+    @property
+    def intercept_(self):
+        """Intercepts, shape (1,) for two classes, else (n_classes,)."""
+        return self._weights()[1]
+
+    def decision_function(self, X):
+        """Confidence scores: the neuron's input before the sigmoid/softmax.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+        """
+        model = self._fitted_model()
+        X = self._validate_for_predict(model, X)
+        scores = np.asarray(X @ model.coefs[0]) + model.intercepts[0]
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags

@@ -1,0 +1,361 @@
+"""Multi-layer perceptrons with scikit-learn's API: ``MLPClassifier``, ``MLPRegressor``.
+
+Drop-in replacements for :mod:`sklearn.neural_network`'s estimators: the same
+constructor parameters (same defaults, order and meaning), fitted attributes and
+methods, and with scikit-learn's activations the same model for the same
+``random_state``. On top: any fastnn activation (or one per hidden layer),
+``class_weight``, ``loss_curve_`` for every solver, ``validation_loss_curve_``,
+a ``callbacks=`` hook, and scikit-learn's callback API.
+"""
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
+
+from fastnn._base import STOCHASTIC_SOLVERS, BaseNetworkEstimator
+from fastnn._targets import ClassifierTargets, RegressorTargets
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_COMMON_PARAMETERS_DOC = """
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+    activation : str or list of str, default='relu'
+        Activation of the hidden layers: scikit-learn's 'identity', 'logistic',
+        'tanh', 'relu', or any name of :func:`fastnn.activations.names` (all of
+        Keras's); a list gives one per hidden layer.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'lbfgs' runs scipy's L-BFGS-B on the full batch; 'sgd' and 'adam' run
+        compiled minibatch epochs.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty: the objective is the mean loss plus
+        ``alpha / (2 n) * ||W||^2`` (intercepts not penalised).
+    batch_size : int or 'auto', default='auto'
+        Minibatch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule of the 'sgd' solver's step size: constant, ``learning_rate_init /
+        (t + 1) ** power_t`` after each epoch (``t`` samples seen), or divided by 5
+        whenever ``n_iter_no_change`` epochs bring no improvement.
+    learning_rate_init : float, default=0.001
+        Initial step size of 'sgd' and 'adam'.
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+    max_iter : int, default=200
+        Epochs of the stochastic solvers; iterations of 'lbfgs'.
+    shuffle : bool, default=True
+        Shuffle the samples before each epoch (stochastic solvers).
+    random_state : int, RandomState instance or None, default=None
+        Draws the initial weights, the early-stopping split and the epoch orders,
+        in scikit-learn's order.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) below which an epoch counts
+        as no improvement; 'lbfgs' stops when the projected gradient is below it.
+    verbose : bool, default=False
+        Print the loss after every epoch or L-BFGS iteration.
+    warm_start : bool, default=False
+        Continue from the fitted parameters instead of initialising anew.
+    momentum : float, default=0.9
+        Momentum of 'sgd'.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum ('sgd').
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and stop when the
+        validation score stops improving; the best parameters are kept.
+    validation_fraction : float, default=0.1
+        Share of the training data held out with ``early_stopping``.
+    beta_1, beta_2 : float, defaults 0.9 and 0.999
+        Decay rates of Adam's moment estimates.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int, default=10
+        Epochs without improvement (by ``tol``) before stopping.
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of 'lbfgs'."""
+
+_CALLBACKS_DOC = """
+    callbacks : callable, list of callables or None, default=None
+        Called after every epoch (L-BFGS iteration) with a
+        :class:`fastnn._base.FitInfo` (``epoch``, ``loss``, ``validation_score``,
+        ``validation_loss``, ``estimator``); a callable returning True stops
+        training. scikit-learn's callbacks (``ProgressBar``, ``ScoringMonitor``)
+        attach with ``set_callbacks`` instead."""
+
+_ATTRIBUTES_DOC = """
+    coefs_ : list of ndarray
+        ``coefs_[i]`` is the weight matrix of layer ``i``, shape (n_in, n_out).
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` is the bias vector of layer ``i``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X had feature names.
+    n_iter_ : int
+        Epochs (L-BFGS iterations) run by the last call to fit/partial_fit.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+    out_activation_ : str
+        Output activation, with scikit-learn's name.
+    t_ : int
+        Training samples seen by the stochastic solvers.
+    loss_ : float
+        Loss after the last epoch.
+    best_loss_ : float or None
+        Lowest training loss seen (without early stopping).
+    loss_curve_ : list of float
+        Training loss after each epoch, or each L-BFGS iteration.
+    validation_scores_ : list of float or None
+        Validation score after each epoch (with ``early_stopping``).
+    validation_loss_curve_ : list of float or None
+        Validation loss (penalty included) after each epoch (with ``early_stopping``).
+    best_validation_score_ : float or None
+        Best validation score (with ``early_stopping``)."""
+
+
+class _MultilayerPerceptron(BaseNetworkEstimator):
+    """Constructor, parameter storage and the ``coefs_``/``intercepts_`` views."""
+
+    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
+                 learning_rate, learning_rate_init, power_t, max_iter, shuffle,
+                 random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
+                 early_stopping, validation_fraction, beta_1, beta_2, epsilon,
+                 n_iter_no_change, max_fun, callbacks):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.callbacks = callbacks
+
+    @property
+    def coefs_(self):
+        """Weight matrices of the current snapshot, one per layer."""
+        return self._fitted_model().coefs
+
+    @coefs_.setter
+    def coefs_(self, coefs):
+        self._replace_parameters(coefs=coefs)
+
+    @property
+    def intercepts_(self):
+        """Bias vectors of the current snapshot, one per layer."""
+        return self._fitted_model().intercepts
+
+    @intercepts_.setter
+    def intercepts_(self, intercepts):
+        self._replace_parameters(intercepts=intercepts)
+
+    def _replace_parameters(self, coefs=None, intercepts=None):
+        # Assigning coefs_/intercepts_ publishes a new snapshot (scikit-learn lets
+        # users set them, e.g. to initialise a warm start).
+        model = self._fitted_model()
+        new = model.with_params(model.params.copy())
+        for targets, values, name in ((new.coefs, coefs, "coefs_"),
+                                      (new.intercepts, intercepts, "intercepts_")):
+            if values is None:
+                continue
+            values = list(values)
+            if len(values) != len(targets):
+                raise ValueError(f"{name} needs {len(targets)} arrays, got {len(values)}")
+            for target, value in zip(targets, values):
+                value = np.asarray(value)
+                if value.shape != target.shape:
+                    raise ValueError(f"{name}: expected shape {target.shape}, "
+                                     f"got {value.shape}")
+                target[...] = value
+        self._model = new
+
+    def _check_solver(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 stays float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: class labels (classification) or real numbers (regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+
+class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
+    __doc__ = f"""Multi-layer perceptron classifier (log-loss), scikit-learn compatible.
+
+    Binary and multilabel targets get sigmoid outputs, multiclass targets a
+    softmax. Same parameters, attributes and results as
+    :class:`sklearn.neural_network.MLPClassifier`, plus ``class_weight`` and
+    ``callbacks``.
+
+    Parameters
+    ----------{_COMMON_PARAMETERS_DOC}
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``; 'balanced'
+        uses ``n_samples / (n_classes * np.bincount(y))``. Not for multilabel
+        targets; 'balanced' is not available in ``partial_fit``.{_CALLBACKS_DOC}
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Class labels.{_ATTRIBUTES_DOC}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from fastnn import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(10,), solver="lbfgs", random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.95
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNetworkEstimator._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, class_weight=None, callbacks=None):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            callbacks=callbacks)
+        self.class_weight = class_weight
+
+    # -- public methods ---------------------------------------------------
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            All classes across the calls; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True,
+                         classes=classes)
+
+
+class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
+    __doc__ = f"""Multi-layer perceptron regressor, scikit-learn compatible.
+
+    Squared error with identity outputs, or Poisson deviance with exponential
+    outputs; several outputs at once. Same parameters, attributes and results
+    as :class:`sklearn.neural_network.MLPRegressor` (see ``solver='lbfgs'`` with
+    several outputs below), plus ``callbacks``.
+
+    Parameters
+    ----------
+    loss : {{'squared_error', 'poisson'}}, default='squared_error'
+        Half squared error (averaged over outputs), or half Poisson deviance.
+        With several outputs and 'lbfgs', scikit-learn's gradient is
+        ``n_outputs`` times that of its own objective; fastnn's agrees with it,
+        so such fits differ from scikit-learn's (they are correct here).{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}
+
+    Attributes
+    ----------{_ATTRIBUTES_DOC}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from fastnn import MLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = MLPRegressor((20,), solver="lbfgs", max_iter=500, random_state=0)
+    >>> reg.fit(X, y).score(X, y) > 0.4
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNetworkEstimator._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, max_fun=15000, callbacks=None):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            callbacks=callbacks)
+        self.loss = loss
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,357 @@
+"""fastnn._base: the guarantees every estimator shares.
+
+Transactional fits, consistent snapshots during a fit, Ctrl-C, divergence,
+read-only and memory-mapped inputs, no needless copies, the light predict
+path, callbacks, parameter validation.
+"""
+
+import os
+import pickle
+import signal
+import threading
+import time
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn import neural_network as sk
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+
+from fastnn import MLPClassifier, MLPRegressor
+from fastnn._base import NON_FINITE_MESSAGE, FitInfo
+from fastnn.network import Network
+
+SOLVERS = ["lbfgs", "sgd", "adam"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((240, 8))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)
+    return X, y
+
+
+def _quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return function(*args, **kwargs)
+
+
+def _fitted(solver="adam", **params):
+    return MLPClassifier(hidden_layer_sizes=(12,), solver=solver, max_iter=5,
+                         random_state=0, **params)
+
+
+# -- transactional fits -----------------------------------------------------
+
+
+def _failing_callback(at_epoch):
+    def callback(info):
+        if info.epoch == at_epoch:
+            raise RuntimeError("callback failed")
+    return callback
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_failed_warm_start_leaves_the_fitted_estimator_exactly_as_it_was(data, solver):
+    X, y = data
+    est = _quiet(_fitted(solver, warm_start=True).fit, X, y)
+    before = pickle.dumps(est)
+    est.set_params(callbacks=_failing_callback(2))
+    with pytest.raises(RuntimeError, match="callback failed"):
+        _quiet(est.fit, X, y)
+    est.set_params(callbacks=None)
+    assert pickle.dumps(est) == before
+
+
+def test_failed_refit_on_bad_input_leaves_the_estimator_as_it_was(data):
+    X, y = data
+    est = _quiet(_fitted().fit, X, y)
+    before = pickle.dumps(est)
+    for bad_X, bad_y in [(np.where(X > 2, np.nan, X), y), (X, y[:10]), (X[:0], y[:0]),
+                         (X.astype(str).astype(object) + "x", y)]:
+        with pytest.raises(ValueError):
+            est.fit(bad_X, bad_y)
+    with pytest.raises(ValueError, match="classes not in"):
+        est.partial_fit(X, y + 10)
+    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting"):
+        est.partial_fit(X[:, :3], y)
+    assert pickle.dumps(est) == before
+
+
+def test_failed_first_fit_leaves_the_estimator_unfitted(data):
+    X, y = data
+    est = _fitted(callbacks=_failing_callback(3))
+    with pytest.raises(RuntimeError):
+        est.fit(X, y)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+    assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@np.errstate(all="ignore")  # scikit-learn's finiteness check overflows on purpose
+def test_divergence_raises_scikit_learns_error_and_keeps_the_previous_model(data, solver):
+    X, y = data
+    huge = X * 1e307  # X @ W overflows: inf - inf in the next layer
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        _quiet(_fitted(solver).fit, huge, y)
+    est = _quiet(_fitted(solver, warm_start=True).fit, X, y)
+    before = pickle.dumps(est)
+    with pytest.raises(ValueError) as error:
+        _quiet(est.fit, huge, y)
+    assert str(error.value) == NON_FINITE_MESSAGE
+    assert pickle.dumps(est) == before
+    if solver != "lbfgs":
+        with pytest.raises(ValueError, match="non-finite"):
+            est.partial_fit(huge, y)
+        assert pickle.dumps(est) == before
+
+
+# -- consistency while fitting ----------------------------------------------
+
+
+def test_predict_from_another_thread_sees_only_complete_epochs(data):
+    X, y = data
+    X = np.tile(X, (20, 1))
+    y = np.tile(y, 20)
+    probe = X[:3].copy()
+    published = []
+
+    def record(info):
+        published.append(info.estimator._model.params)
+
+    est = _quiet(MLPClassifier(hidden_layer_sizes=(64,), max_iter=1, random_state=0,
+                               warm_start=True, batch_size=16, callbacks=record).fit, X, y)
+    published.clear()
+    initial = est._model.params
+    seen = []
+    fitting = threading.Thread(target=_quiet, args=(est.set_params(max_iter=15).fit, X, y))
+    fitting.start()
+    while fitting.is_alive():
+        seen.append(est.predict_proba(probe))
+    fitting.join()
+    network = est._model.network
+    expected = [network.forward(probe, params=p) for p in [initial] + published]
+    assert len(published) == 15 and len(seen) > 1
+    for output in seen:
+        assert any(np.array_equal(output, e) for e in expected)
+
+
+def test_ctrl_c_keeps_the_last_complete_epoch(data):
+    X, y = data
+    X = np.tile(X, (40, 1))
+    y = np.tile(y, 40)
+    params = dict(hidden_layer_sizes=(128,), max_iter=10_000, random_state=0,
+                  batch_size=8, tol=0, n_iter_no_change=10_000)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.perf_counter()
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        est = MLPClassifier(**params).fit(X, y)
+    timer.join()
+    assert time.perf_counter() - start < 5  # prompt
+    assert 0 < est.n_iter_ < 10_000 and len(est.loss_curve_) == est.n_iter_
+    assert est.t_ == est.n_iter_ * X.shape[0]
+    # The kept parameters are exactly those of a fit stopped after n_iter_ epochs.
+    again = _quiet(MLPClassifier(**dict(params, max_iter=est.n_iter_)).fit, X, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, again.coefs_ + again.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert est.loss_curve_ == again.loss_curve_
+
+
+# -- inputs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_c_contiguous_input_of_a_float_dtype_is_never_copied(data, dtype, monkeypatch):
+    X, y = data
+    X = np.ascontiguousarray(X, dtype=dtype)
+    seen = []
+    train_epoch, forward = Network.train_epoch, Network.forward
+
+    def spy_train(self, X_in, *args, **kwargs):
+        seen.append(X_in)
+        return train_epoch(self, X_in, *args, **kwargs)
+
+    def spy_forward(self, X_in, *args, **kwargs):
+        seen.append(X_in)
+        return forward(self, X_in, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "train_epoch", spy_train)
+    monkeypatch.setattr(Network, "forward", spy_forward)
+    est = _quiet(_fitted().fit, X, y)
+    est.predict(X)
+    est.predict(X[:1])
+    assert len(seen) == 7 and all(s is X or s.base is X for s in seen)
+    assert est.coefs_[0].dtype == dtype
+
+
+def test_read_only_and_memory_mapped_inputs(data, tmp_path):
+    X, y = data
+    X_ro = X.copy()
+    X_ro.setflags(write=False)
+    path = tmp_path / "X.joblib"
+    joblib.dump(X, path)
+    X_mm = joblib.load(path, mmap_mode="r")
+    expected = _quiet(_fitted().fit, X, y).predict_proba(X)
+    for solver in SOLVERS:
+        for inputs in (X_ro, X_mm):
+            est = _quiet(_fitted(solver).fit, inputs, y)
+            est.predict(inputs)
+    np.testing.assert_array_equal(_quiet(_fitted().fit, X_mm, y).predict_proba(X_mm),
+                                  expected)
+    np.testing.assert_array_equal(X_ro, X)
+
+
+def test_sparse_input_matches_dense(data):
+    X, y = data
+    X = np.where(np.abs(X) > 1, X, 0.0)
+    for solver in SOLVERS:
+        dense = _quiet(_fitted(solver).fit, X, y)
+        sparse = _quiet(_fitted(solver).fit, sp.csr_matrix(X), y)
+        np.testing.assert_allclose(sparse.predict_proba(sp.csc_matrix(X)),
+                                   dense.predict_proba(X), rtol=1e-9, atol=1e-12)
+
+
+def test_light_predict_path_gives_scikit_learns_errors(data):
+    X, y = data
+    ours = _quiet(_fitted().fit, X, y)
+    theirs = _quiet(sk.MLPClassifier(hidden_layer_sizes=(12,), max_iter=5).fit, X, y)
+    for row in (np.array([[np.nan] * 8]), np.array([[np.inf] * 8]), np.ones((1, 7)),
+                np.ones((0, 8))):
+        with pytest.raises(ValueError) as expected:
+            theirs.predict(row)
+        with pytest.raises(ValueError) as got:
+            ours.predict(row)
+        assert str(got.value) == str(expected.value)
+    row = np.ascontiguousarray(X[:1])
+    np.testing.assert_array_equal(ours.predict_proba(row),
+                                  ours.predict_proba(X[:1].tolist()))
+
+
+def test_float32_input_on_a_float64_model_is_converted(data):
+    X, y = data
+    est = _quiet(_fitted().fit, X, y)
+    np.testing.assert_allclose(est.predict_proba(X.astype(np.float32)),
+                               est.predict_proba(X.astype(np.float32).astype(np.float64)))
+
+
+# -- callbacks ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_plain_callbacks_see_every_epoch_and_can_stop(data, solver):
+    X, y = data
+    infos = []
+
+    def stop_at_three(info):
+        infos.append(info)
+        return info.epoch == 3
+
+    est = _quiet(MLPClassifier((8,), solver=solver, max_iter=50, random_state=0,
+                               callbacks=[stop_at_three]).fit, X, y)
+    assert [i.epoch for i in infos] == [1, 2, 3]
+    assert est.n_iter_ == 3 and len(est.loss_curve_) == 3
+    assert [i.loss for i in infos] == est.loss_curve_
+    assert all(isinstance(i, FitInfo) and i.estimator is est for i in infos)
+
+
+def test_callbacks_get_validation_score_and_loss(data):
+    X, y = data
+    infos = []
+    est = _quiet(MLPClassifier((8,), max_iter=4, random_state=0, early_stopping=True,
+                               callbacks=infos.append).fit, X, y)
+    assert [i.validation_score for i in infos] == est.validation_scores_
+    assert [i.validation_loss for i in infos] == est.validation_loss_curve_
+
+
+def test_scikit_learn_scoring_monitor_gets_one_task_per_epoch(data):
+    callback = pytest.importorskip("sklearn.callback")
+    X, y = data
+    monitor = callback.ScoringMonitor(scoring="accuracy")
+    est = MLPClassifier((8,), max_iter=6, random_state=0)
+    est.set_callbacks(monitor)
+    _quiet(est.fit, X, y)
+    rows = monitor.get_logs().data
+    epochs = [r for r in rows if r["task_name"] == "epoch"]
+    assert len(epochs) == 6
+    # Each epoch's score is that epoch's model's accuracy: the last one is the fit's.
+    assert epochs[-1]["accuracy"] == pytest.approx(est.score(X, y))
+    assert not hasattr(est, "_callback_fit_ctx")
+
+
+# -- verbose and parameters -----------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_verbose_prints_every_epoch(data, solver, capsys):
+    X, y = data
+    _quiet(MLPClassifier((8,), solver=solver, max_iter=3, random_state=0, verbose=True)
+           .fit, X, y)
+    assert capsys.readouterr().out.count("Iteration ") == 3
+
+
+@pytest.mark.parametrize("param, value, message", [
+    ("solver", "newton", "'solver' parameter of MLPClassifier must be a str among"),
+    ("activation", "nope", "'activation' parameter"),
+    ("activation", ["relu", "nope"], "'activation' parameter"),
+    ("learning_rate_init", 0, "learning_rate_init"),
+    ("batch_size", 0, "batch_size"),
+    ("class_weight", "even", "class_weight"),
+])
+def test_bad_parameters_raise_invalid_parameter_error(data, param, value, message):
+    X, y = data
+    with pytest.raises(InvalidParameterError, match=message):
+        MLPClassifier(**{param: value}).fit(X, y)
+
+
+def test_activation_list_needs_one_per_hidden_layer(data):
+    X, y = data
+    with pytest.raises(ValueError, match="2 entries for 1 hidden layers"):
+        MLPClassifier((4,), activation=["relu", "tanh"]).fit(X, y)
+
+
+def test_partial_fit_errors(data):
+    X, y = data
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        MLPClassifier().partial_fit(X, y)
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
+        MLPClassifier(solver="lbfgs").partial_fit
+    with pytest.raises(ValueError, match="does not support early_stopping"):
+        MLPRegressor(early_stopping=True).partial_fit(X, y.astype(float))
+    est = MLPClassifier((4,)).partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="is not the same as on last call"):
+        est.partial_fit(X, y, classes=[0, 1, 2, 3])
+
+
+def test_one_class_is_refused(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MLPClassifier().fit(X, np.zeros(len(X)))
+
+
+def test_regressor_continuous_target_refused_by_classifier(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="Unknown label type"):
+        MLPClassifier().fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_poisson_refuses_negative_targets(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson").fit(X, X[:, 0])
+
+
+def test_setting_coefs_publishes_a_new_snapshot(data):
+    X, y = data
+    est = _quiet(_fitted().fit, X, y)
+    old = est._model
+    est.coefs_ = [np.zeros_like(c) for c in est.coefs_]
+    assert est._model is not old and not np.shares_memory(est._model.params, old.params)
+    proba = est.predict_proba(X[:2])
+    np.testing.assert_allclose(proba, proba[:1].repeat(2, axis=0))

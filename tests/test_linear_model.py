@@ -1,0 +1,91 @@
+"""fastnn.linear_model against scikit-learn's closed form and LogisticRegression."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import linear_model as sk
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastnn import LinearRegression, LogisticRegression
+
+
+@pytest.mark.parametrize("random_state", [0, 1, 2])
+def test_linear_regression_equals_the_closed_form(random_state):
+    X, y = load_diabetes(return_X_y=True)
+    theirs = sk.LinearRegression().fit(X, y)
+    ours = LinearRegression(random_state=random_state).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-5)
+    assert ours.intercept_ == pytest.approx(theirs.intercept_, rel=1e-5)
+    assert ours.coef_.shape == (10,) and isinstance(ours.intercept_, float)
+    assert len(ours.loss_curve_) == ours.n_iter_
+
+
+def test_linear_regression_multi_target_shapes_and_values():
+    X, y = load_diabetes(return_X_y=True)
+    Y = np.column_stack([y, -2 * y + 3])
+    theirs = sk.LinearRegression().fit(X, Y)
+    ours = LinearRegression(random_state=0).fit(X, Y)
+    assert ours.coef_.shape == theirs.coef_.shape == (2, 10)
+    # tol bounds the gradient, which grows with the targets' scale (here 4x).
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-4)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-4)
+    column = LinearRegression(random_state=0).fit(X, y[:, None])
+    assert column.coef_.shape == (1, 10) and column.predict(X[:3]).shape == (3, 1)
+
+
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_iris, load_wine])
+def test_logistic_regression_equals_scikit_learns_at_convergence(loader):
+    X, y = loader(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    theirs = sk.LogisticRegression(C=1.0, tol=1e-10).fit(X, y)
+    ours = LogisticRegression(alpha=1.0, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+    assert ours.coef_.shape == theirs.coef_.shape
+    assert ours.intercept_.shape == theirs.intercept_.shape
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    ours_scores, theirs_scores = ours.decision_function(X), theirs.decision_function(X)
+    if ours_scores.ndim == 2:
+        # Softmax ignores a common shift of the (unpenalised) intercepts.
+        ours_scores = ours_scores - ours_scores.mean(axis=1, keepdims=True)
+        theirs_scores = theirs_scores - theirs_scores.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(ours_scores, theirs_scores, atol=1e-3)
+
+
+def test_logistic_regression_sample_weight_like_scikit_learn():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    weights = np.random.default_rng(0).uniform(0.5, 2, len(y))
+    theirs = sk.LogisticRegression(C=0.5, tol=1e-10).fit(X, y, sample_weight=weights)
+    ours = LogisticRegression(alpha=2.0, tol=1e-10).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_stochastic_solvers_approach_the_solution(solver):
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    exact = LogisticRegression().fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # Full batches ('auto' on 150 samples): scikit-learn's stochastic solvers
+        # divide the penalty by the batch's size, so smaller batches regularise more.
+        approx = LogisticRegression(solver=solver, learning_rate_init=0.05, max_iter=500,
+                                    random_state=0, tol=0).fit(X, y)
+    np.testing.assert_allclose(approx.predict_proba(X), exact.predict_proba(X), atol=0.02)
+
+
+def test_logistic_regression_refuses_multilabel():
+    X = np.random.default_rng(0).standard_normal((10, 2))
+    with pytest.raises(ValueError, match="multilabel"):
+        LogisticRegression().fit(X, np.eye(2, dtype=int)[np.arange(10) % 2])
+
+
+@parametrize_with_checks([LinearRegression(), LogisticRegression()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)

@@ -574,6 +574,12 @@ class _FitRun:
         self.n_iter_no_change = hp("n_iter_no_change")
         # scikit-learn reports squared error averaged over outputs (see run_lbfgs).
         self.loss_normalizer = float(Y.shape[1]) if network.loss == "squared_error" else 1.0
+        # scikit-learn reports log losses of probabilities clipped at the
+        # dtype's machine epsilon; the same floor keeps loss_curve_, tol-based
+        # stopping and L-BFGS's line search on scikit-learn's numbers.
+        self.probability_floor = (
+            float(np.finfo(network.dtype).eps)
+            if network.loss in ("binary_cross_entropy", "categorical_cross_entropy") else 0.0)
         callbacks = hp("callbacks")
         if callbacks is None:
             callbacks = []
@@ -647,8 +653,9 @@ class _FitRun:
             score = np.nan
         else:
             score = float(self.estimator._validation_score(y_val, prediction, sw_val))
-        val_loss, _ = self.network.loss_gradient(
-            X_val, Y_val, sw_val, self.alpha, self.loss_normalizer, params=self.model.params)
+        val_loss = self.network.objective(
+            X_val, Y_val, sw_val, self.alpha, self.loss_normalizer, params=self.model.params,
+            probability_floor=self.probability_floor)
         return score, float(val_loss)
 
     def _notify(self, score, val_loss):
@@ -773,7 +780,7 @@ class _FitRun:
                 status, loss = net.train_epoch(
                     X, Y, order, batch_size, optimizer, sample_weight=sample_weight,
                     alpha=self.alpha, loss_normalizer=self.loss_normalizer,
-                    check_signals=check_signals)
+                    check_signals=check_signals, probability_floor=self.probability_floor)
                 params = net.params.copy()
                 if status != "complete" or not np.isfinite(loss) \
                         or not np.isfinite(params).all():
@@ -828,7 +835,8 @@ class _FitRun:
 
         def objective(p):
             params = np.ascontiguousarray(p, dtype=dtype)
-            value, grad = net.loss_gradient(X, Y, sample_weight, alpha, 1.0, params=params)
+            value, grad = net.loss_gradient(X, Y, sample_weight, alpha, 1.0, params=params,
+                                            probability_floor=self.probability_floor)
             if k != 1.0:
                 value, grad = value / k, grad / k
             return float(value), grad.astype(np.float64, copy=False)

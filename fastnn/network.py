@@ -284,12 +284,19 @@ class Network:
         return params
 
     def loss_gradient(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
-                      params=None):
+                      params=None, probability_floor=0.0):
         """Objective over all rows and its gradient.
 
         The objective is ``sum_i w_i loss_i / sum(w) + alpha / 2 * ||W||^2 / sum(w)``
         (``loss_normalizer`` divides the data term of the returned value only).
         ``X`` may be dense or scipy sparse (read as CSR).
+
+        Parameters
+        ----------
+        probability_floor : float in [0, 0.5), default=0
+            When positive, the returned cross-entropy is that of probabilities
+            clipped to ``[floor, 1 - floor]`` (scikit-learn reports its loss
+            clipped at machine epsilon); the gradient is unaffected.
 
         Returns
         -------
@@ -298,6 +305,23 @@ class Network:
             Gradient of the objective (with ``loss_normalizer`` = 1) with
             respect to ``params``, in the same flat layout.
         """
+        grad = np.empty(self.n_params, dtype=self.dtype)
+        objective = self._objective(X, Y, sample_weight, alpha, loss_normalizer, params,
+                                    probability_floor, grad)
+        return objective, grad
+
+    def objective(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
+                  params=None, probability_floor=0.0):
+        """The objective of :meth:`loss_gradient` alone (no backward pass).
+
+        Cheaper than :meth:`loss_gradient` when no gradient is needed, e.g.
+        for a validation loss.
+        """
+        return self._objective(X, Y, sample_weight, alpha, loss_normalizer, params,
+                               probability_floor, None)
+
+    def _objective(self, X, Y, sample_weight, alpha, loss_normalizer, params,
+                   probability_floor, grad):
         n_samples, X, csr = self._as_input(X)
         Y = self._as_matrix(Y, "Y", self.n_outputs)
         if Y.shape[0] != n_samples:
@@ -305,15 +329,15 @@ class Network:
         sample_weight = self._as_weights(sample_weight, n_samples)
         params = self.params if params is None else self._check_params(params)
         offsets, size = _training.workspace_layout(self.layers, n_samples, True)
-        grad = np.empty(self.n_params, dtype=self.dtype)
-        objective = _training.loss_and_gradient(
+        return _training.loss_and_gradient(
             self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
             sample_weight, params, grad, float(alpha), float(loss_normalizer), offsets,
-            np.empty(size, dtype=self.dtype), **csr)
-        return objective, grad
+            np.empty(size, dtype=self.dtype), probability_floor=float(probability_floor),
+            **csr)
 
     def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
-                    alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False):
+                    alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False,
+                    probability_floor=0.0):
         """One epoch of minibatch training in compiled code, updating ``params``.
 
         Parameters
@@ -337,6 +361,9 @@ class Network:
             Set it non-zero from another thread to stop after the current batch.
         check_signals : bool, default=False
             Let Ctrl-C interrupt the epoch (main thread only).
+        probability_floor : float in [0, 0.5), default=0
+            Report cross-entropies of probabilities clipped to
+            ``[floor, 1 - floor]`` (see :meth:`loss_gradient`).
 
         Returns
         -------
@@ -365,7 +392,7 @@ class Network:
             sample_weight, order, batch_size, self.params, grads, state,
             optimizer.config(), getattr(optimizer, "t", 0), float(alpha),
             float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals),
-            **csr)
+            probability_floor=float(probability_floor), **csr)
         if hasattr(optimizer, "t"):
             optimizer.t = adam_step
         return _STATUS_NAMES[status], total / n_samples

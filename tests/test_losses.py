@@ -111,3 +111,54 @@ def test_property_cross_entropies_finite_and_bounded(raw, labels):
             expected = (np.log(np.exp(raw - raw.max(1, keepdims=True)).sum(1))
                         + raw.max(1) - raw[np.arange(4), labels]).sum()
             assert total == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "categorical_cross_entropy"])
+def test_probability_floor_reports_scikit_learns_clipped_loss(loss, dtype):
+    # scikit-learn reports log losses of probabilities clipped at the dtype's
+    # machine epsilon; with that floor the kernel must report the same
+    # quantity, even for hugely confident wrong outputs whose exact loss is far
+    # larger. Reference: exact log-probabilities (scipy), clamped in log space.
+    from scipy.special import log_expit, log_softmax
+    from sklearn.neural_network._base import binary_log_loss, log_loss
+    rng = np.random.default_rng(3)
+    raw = (rng.standard_normal((30, 4)) * np.array([1, 10, 60, 1e4])).astype(dtype)
+    y = make_targets(loss, rng, 30, 4).astype(dtype)
+    eps = float(np.finfo(dtype).eps)
+    z = raw.astype(np.float64)
+    low, high = np.log(eps), np.log1p(-eps)
+    if loss == "binary_cross_entropy":
+        reference = -(y * np.clip(log_expit(z), low, high)
+                      + (1 - y) * np.clip(log_expit(-z), low, high)).sum()
+    else:
+        reference = -(y * np.clip(log_softmax(z, axis=1), low, high)).sum()
+    kind = losses.LOSS_KINDS[loss]
+    grad_exact, grad_floored = np.empty_like(raw), np.empty_like(raw)
+    exact = losses.loss(kind, raw, y, None, grad_exact)
+    floored = losses.loss(kind, raw, y, None, grad_floored, probability_floor=eps)
+    assert floored == pytest.approx(reference, rel=1e-12)
+    # scikit-learn computes the same from rounded probabilities, which costs
+    # it some digits where p is within a few ulps of 1.
+    p = activate(OUTPUT[loss], z).astype(dtype)
+    sklearn_loss = (binary_log_loss if loss == "binary_cross_entropy" else log_loss)(y, p)
+    assert floored == pytest.approx(sklearn_loss * 30, rel=1e-3)
+    assert exact > floored  # the confident wrong answers cost more unclipped
+    np.testing.assert_array_equal(grad_floored, grad_exact)
+    with pytest.raises(ValueError, match="probability_floor"):
+        losses.loss(kind, raw, y, probability_floor=0.5)
+
+
+def test_probability_floor_still_reports_an_overflowing_exact_loss():
+    # Logits near the float range: each row's loss is finite but their sum is
+    # not. The floored value would hide that the network has blown up, so the
+    # non-finite exact total is what comes back (training treats it as
+    # divergence, where scikit-learn's gradient overflows).
+    raw = np.array([[8e307, -8e307]] * 10)  # each row's loss: 1.6e308
+    onehot = np.array([[0.0, 1.0]] * 10)
+    kind = losses.LOSS_KINDS["categorical_cross_entropy"]
+    assert losses.loss(kind, raw, onehot) == np.inf
+    assert losses.loss(kind, raw, onehot, probability_floor=1e-16) == np.inf
+    # One such row alone is finite, and then the floored value is reported.
+    assert losses.loss(kind, raw[:1], onehot[:1]) == pytest.approx(1.6e308)
+    assert losses.loss(kind, raw[:1], onehot[:1], probability_floor=1e-16) \
+        == pytest.approx(-np.log(1e-16))

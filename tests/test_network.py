@@ -254,3 +254,15 @@ def test_bad_sparse_input():
         net.forward(sp.csr_matrix(np.ones((3, 5))))
     with pytest.raises(ValueError, match="real numbers"):
         net.forward(sp.csr_matrix(np.ones((3, 4), dtype=complex)))
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_objective_alone_equals_the_objective_of_loss_gradient(loss):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((20, 3))
+    Y = make_targets(loss, rng, 20, 2)
+    sw = rng.uniform(0.5, 2, 20)
+    net = Network((3, 4, 2), "tanh", loss).initialize(0)
+    objective, _ = net.loss_gradient(X, Y, sw, alpha=0.3, loss_normalizer=2.0)
+    assert net.objective(X, Y, sw, alpha=0.3, loss_normalizer=2.0) == pytest.approx(
+        objective, rel=1e-14)

@@ -14,7 +14,13 @@ cdef enum LossKind:
 # is filled with grad_scale * w_i * d loss_i / d z, which for every kind here
 # is grad_scale * w_i * (output_activation(z) - y). ``sample_weight`` may be
 # NULL (all ones).
+# ``probability_floor`` > 0 makes the cross-entropies report the loss of
+# probabilities clipped to [floor, 1 - floor], as scikit-learn reports its
+# loss (it clips at the dtype's machine epsilon); the gradient is unaffected.
+# 0 reports the exact loss. A non-finite exact loss is returned as such
+# either way (it signals divergence).
 cdef double loss_gradient(
     int kind, const floating* raw, const floating* y, const floating* sample_weight,
     floating* grad, Py_ssize_t n_rows, Py_ssize_t n_cols, double grad_scale,
+    double probability_floor,
 ) noexcept nogil

@@ -7,7 +7,7 @@ loss stays finite and exact for confident predictions.
 """
 
 from cython cimport floating
-from libc.math cimport exp, log, log1p, fabs, INFINITY
+from libc.math cimport exp, log, log1p, fabs, isfinite, INFINITY
 
 from fastnn._kernels._pointers cimport cptr1, cptr2, ptr2
 
@@ -45,29 +45,39 @@ cdef double _squared_error(
     return 0.5 * total
 
 
+cdef inline double _clamp(double x, double low, double high) noexcept nogil:
+    return low if x < low else (high if x > high else x)
+
+
 cdef double _binary_cross_entropy(
     const floating* raw, const floating* y, floating* grad, Py_ssize_t n,
-    double scale,
+    double scale, double log_low, double log_high, double* floored,
 ) noexcept nogil:
-    # -[y log p + (1 - y) log(1 - p)] with p = sigmoid(z) is softplus(z) - y z.
-    cdef double total = 0, z
+    # -[y log p + (1 - y) log(1 - p)] with p = sigmoid(z) is softplus(z) - y z;
+    # with a probability floor, log p = -softplus(-z) and
+    # log(1 - p) = -softplus(z) are clamped to [log floor, log(1 - floor)].
+    cdef double total = 0, exact = 0, z
     cdef Py_ssize_t j
     for j in range(n):
         z = raw[j]
-        total += _softplus(z) - y[j] * z
+        exact += _softplus(z) - y[j] * z
+        if log_low != -INFINITY:
+            total -= (y[j] * _clamp(-_softplus(-z), log_low, log_high)
+                      + (1.0 - y[j]) * _clamp(-_softplus(z), log_low, log_high))
         if grad != NULL:
             grad[j] = <floating>(scale * _sigmoid_minus(z, y[j]))
-    return total
+    floored[0] = total
+    return exact
 
 
 cdef double _categorical_cross_entropy(
     const floating* raw, const floating* y, floating* grad, Py_ssize_t n,
-    double scale,
+    double scale, double log_low, double log_high, double* floored,
 ) noexcept nogil:
     # -sum_j y_j log softmax(z)_j = sum_j y_j (logsumexp(z) - z_j). The row
     # maximum is subtracted before exp so nothing overflows.
     cdef double row_max = -INFINITY, exp_sum = 0, log_sum_exp, y_sum = 0
-    cdef double total = 0, e
+    cdef double total = 0, exact = 0, e
     cdef Py_ssize_t j
     for j in range(n):
         if raw[j] > row_max:
@@ -80,13 +90,16 @@ cdef double _categorical_cross_entropy(
     log_sum_exp = row_max + log(exp_sum)
     for j in range(n):
         if y[j] != 0:
-            total += y[j] * (log_sum_exp - raw[j])
+            exact += y[j] * (log_sum_exp - raw[j])
+            if log_low != -INFINITY:
+                total -= y[j] * _clamp(raw[j] - log_sum_exp, log_low, log_high)
         y_sum += y[j]
     if grad != NULL:
         # d/dz_k = p_k * sum(y) - y_k, which is p - y for one-hot rows.
         for j in range(n):
             grad[j] = <floating>(scale * (grad[j] / exp_sum * y_sum - y[j]))
-    return total
+    floored[0] = total
+    return exact
 
 
 cdef double _poisson(
@@ -108,31 +121,42 @@ cdef double _poisson(
 cdef double loss_gradient(
     int kind, const floating* raw, const floating* y, const floating* sample_weight,
     floating* grad, Py_ssize_t n_rows, Py_ssize_t n_cols, double grad_scale,
+    double probability_floor,
 ) noexcept nogil:
-    cdef double total = 0, weight = 1, row_loss
+    cdef double total = 0, floored_total = 0, weight = 1, row_loss, row_floored = 0
+    cdef double log_low = -INFINITY, log_high = 0.0
     cdef Py_ssize_t i, offset
+    cdef floating* row_grad
+    if probability_floor > 0:
+        log_low = log(probability_floor)
+        log_high = log1p(-probability_floor)
     for i in range(n_rows):
         if sample_weight != NULL:
             weight = sample_weight[i]
         offset = i * n_cols
+        row_grad = grad + offset if grad != NULL else NULL
         if kind == SQUARED_ERROR:
-            row_loss = _squared_error(raw + offset, y + offset,
-                                      grad + offset if grad != NULL else NULL,
-                                      n_cols, grad_scale * weight)
+            row_loss = _squared_error(raw + offset, y + offset, row_grad, n_cols,
+                                      grad_scale * weight)
         elif kind == BINARY_CROSS_ENTROPY:
-            row_loss = _binary_cross_entropy(raw + offset, y + offset,
-                                             grad + offset if grad != NULL else NULL,
-                                             n_cols, grad_scale * weight)
+            row_loss = _binary_cross_entropy(raw + offset, y + offset, row_grad, n_cols,
+                                             grad_scale * weight, log_low, log_high,
+                                             &row_floored)
         elif kind == CATEGORICAL_CROSS_ENTROPY:
-            row_loss = _categorical_cross_entropy(raw + offset, y + offset,
-                                                  grad + offset if grad != NULL else NULL,
-                                                  n_cols, grad_scale * weight)
+            row_loss = _categorical_cross_entropy(raw + offset, y + offset, row_grad,
+                                                  n_cols, grad_scale * weight, log_low,
+                                                  log_high, &row_floored)
         else:
-            row_loss = _poisson(raw + offset, y + offset,
-                                grad + offset if grad != NULL else NULL,
-                                n_cols, grad_scale * weight)
+            row_loss = _poisson(raw + offset, y + offset, row_grad, n_cols,
+                                grad_scale * weight)
         total += weight * row_loss
-    return total
+        floored_total += weight * row_floored
+    if log_low == -INFINITY or kind == SQUARED_ERROR or kind == POISSON:
+        return total
+    # The floored loss is what is reported, but outputs whose exact loss is
+    # not even finite (logits near the float range) cannot be trained on: the
+    # caller must see that, so a non-finite exact total is passed through.
+    return floored_total if isfinite(total) else total
 
 
 LOSS_KINDS = {
@@ -145,7 +169,7 @@ LOSS_KINDS = {
 
 def loss(int kind, const floating[:, ::1] raw, const floating[:, ::1] y,
          const floating[::1] sample_weight=None, floating[:, ::1] grad=None,
-         double grad_scale=1.0):
+         double grad_scale=1.0, double probability_floor=0.0):
     """Sum of (weighted) per-sample losses, and optionally their gradient.
 
     Parameters
@@ -161,6 +185,10 @@ def loss(int kind, const floating[:, ::1] raw, const floating[:, ::1] y,
         Filled with ``grad_scale * w_i * d loss_i / d raw``.
     grad_scale : float
         Factor applied to the gradient only (e.g. ``1 / sum(w)``).
+    probability_floor : float in [0, 0.5)
+        When positive, cross-entropies report the loss of probabilities
+        clipped to ``[floor, 1 - floor]`` (scikit-learn's reported loss);
+        the gradient is unaffected.
 
     Returns
     -------
@@ -175,6 +203,8 @@ def loss(int kind, const floating[:, ::1] raw, const floating[:, ::1] y,
         raise ValueError("grad must have the shape of raw")
     if sample_weight is not None and sample_weight.shape[0] != raw.shape[0]:
         raise ValueError("sample_weight must have one entry per row")
+    if not 0 <= probability_floor < 0.5:
+        raise ValueError(f"probability_floor must be in [0, 0.5), got {probability_floor}")
     cdef const floating* raw_ptr = cptr2(raw)
     cdef const floating* y_ptr = cptr2(y)
     cdef const floating* sw_ptr = cptr1(sample_weight) if sample_weight is not None else NULL
@@ -182,5 +212,5 @@ def loss(int kind, const floating[:, ::1] raw, const floating[:, ::1] y,
     cdef double total
     with nogil:
         total = loss_gradient(kind, raw_ptr, y_ptr, sw_ptr, grad_ptr,
-                              raw.shape[0], raw.shape[1], grad_scale)
+                              raw.shape[0], raw.shape[1], grad_scale, probability_floor)
     return total

@@ -37,3 +37,4 @@ ctypedef struct NetworkShape:
     const Py_ssize_t* layers
     const ActivationSpec* specs
     int loss_kind
+    double probability_floor   # see losses.loss_gradient; 0 = exact loss

@@ -161,7 +161,8 @@ cdef double _batch_loss_gradient(
     and grads is the gradient of sum_i w_i loss_i / weight_sum + the same
     penalty (loss_normalizer only rescales the reported value, the way
     scikit-learn reports squared error averaged over outputs). Returns NaN or
-    inf, with grads unspecified, when the loss is not finite.
+    inf, with grads unspecified, when the loss is not finite. With grads NULL
+    only the objective is computed.
     """
     cdef Py_ssize_t L = net.n_layers, l
     cdef const Py_ssize_t* layer
@@ -200,10 +201,18 @@ cdef double _batch_loss_gradient(
     row = offsets + L * N_BUFFERS
     layer = _layer(net, L - 1)
     data_loss = loss_gradient(net.loss_kind, ws + row[BUF_Z], y, sample_weight,
-                              ws + row[BUF_DZ], n_rows, layer[LAYER_N_Z],
-                              1.0 / weight_sum)
+                              ws + row[BUF_DZ] if grads != NULL else NULL, n_rows,
+                              layer[LAYER_N_Z], 1.0 / weight_sum, net.probability_floor)
     if not isfinite(data_loss):
         return data_loss
+    if grads == NULL:
+        # Objective only (validation loss): no backward pass.
+        for l in range(L):
+            layer = _layer(net, l)
+            squared_norm += _squared_norm(params + layer[LAYER_W_OFFSET],
+                                          layer[LAYER_N_IN] * layer[LAYER_N_Z])
+        return (data_loss / (weight_sum * loss_normalizer)
+                + 0.5 * alpha * squared_norm / weight_sum)
 
     # Backward, from the output layer's dZ down to the first layer.
     for l in range(L - 1, -1, -1):
@@ -234,6 +243,14 @@ cdef double _batch_loss_gradient(
                 n_rows, layer[LAYER_N_Z], layer[LAYER_N_OUT])
     return (data_loss / (weight_sum * loss_normalizer)
             + 0.5 * alpha * squared_norm / weight_sum)
+
+
+cdef double _squared_norm(const floating* w, Py_ssize_t n) noexcept nogil:
+    cdef double total = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        total += <double>w[i] * w[i]
+    return total
 
 
 cdef inline bint _is_run(const Py_ssize_t* idx, Py_ssize_t n) noexcept nogil:
@@ -457,7 +474,7 @@ def train_epoch(
     const Py_ssize_t[:, ::1] offsets, floating[::1] workspace,
     const unsigned char[::1] stop_flag=None, bint check_signals=False,
     const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
-    const Py_ssize_t[::1] X_indptr=None,
+    const Py_ssize_t[::1] X_indptr=None, double probability_floor=0.0,
 ):
     """Run one epoch of minibatch training in compiled code, GIL released.
 
@@ -494,6 +511,11 @@ def train_epoch(
         Polled between batches; non-zero stops the epoch.
     check_signals : bool
         Check for signals (Ctrl-C) every 50 ms; only useful on the main thread.
+    X_data, X_indices, X_indptr : ndarrays, optional
+        CSR input rows (``X`` then only fixes the element type).
+    probability_floor : float
+        Reported cross-entropies clip probabilities to [floor, 1 - floor]
+        (scikit-learn's convention); 0 reports the exact loss.
 
     Returns
     -------
@@ -535,6 +557,8 @@ def train_epoch(
     _check_workspace(layers, offsets, batch_size, True, workspace.shape[0])
     if stop_flag is not None and stop_flag.shape[0] < 1:
         raise ValueError("stop_flag must have one element")
+    if not 0 <= probability_floor < 0.5:
+        raise ValueError(f"probability_floor must be in [0, 0.5), got {probability_floor}")
 
     cdef NetworkShape net
     cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
@@ -542,6 +566,7 @@ def train_epoch(
     net.layers = &layers[0, 0]
     net.specs = specs
     net.loss_kind = loss_kind
+    net.probability_floor = probability_floor
     cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
     cdef const SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
     cdef const floating* y_ptr = cptr2(Y)
@@ -576,9 +601,9 @@ def loss_and_gradient(
     floating[::1] grads, double alpha, double loss_normalizer,
     const Py_ssize_t[:, ::1] offsets, floating[::1] workspace,
     const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
-    const Py_ssize_t[::1] X_indptr=None,
+    const Py_ssize_t[::1] X_indptr=None, double probability_floor=0.0,
 ):
-    """Objective over all rows of X and its gradient (into ``grads``).
+    """Objective over all rows of X and its gradient (into ``grads``, unless None).
 
     The same computation as one training batch holding every row; used by
     full-batch solvers (L-BFGS) and by the tests. ``offsets`` and
@@ -604,8 +629,10 @@ def loss_and_gradient(
         raise ValueError(f"Y must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
     if sample_weight is not None and sample_weight.shape[0] != n_samples:
         raise ValueError("sample_weight must have one entry per sample")
-    if grads.shape[0] != n_params:
+    if grads is not None and grads.shape[0] != n_params:
         raise ValueError("grads must have the length of params")
+    if not 0 <= probability_floor < 0.5:
+        raise ValueError(f"probability_floor must be in [0, 0.5), got {probability_floor}")
     _check_workspace(layers, offsets, n_samples, True, workspace.shape[0])
 
     cdef NetworkShape net
@@ -614,12 +641,13 @@ def loss_and_gradient(
     net.layers = &layers[0, 0]
     net.specs = specs
     net.loss_kind = loss_kind
+    net.probability_floor = probability_floor
     cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
     cdef const SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
     cdef const floating* y_ptr = cptr2(Y)
     cdef const floating* sw_ptr = cptr1(sample_weight) if sample_weight is not None else NULL
     cdef const floating* params_ptr = cptr1(params)
-    cdef floating* grads_ptr = ptr1(grads)
+    cdef floating* grads_ptr = ptr1(grads) if grads is not None else NULL
     cdef floating* ws_ptr = ptr1(workspace)
     cdef double weight_sum = n_samples, objective
     if sample_weight is not None:
@@ -670,6 +698,7 @@ def forward(
     net.layers = &layers[0, 0]
     net.specs = specs
     net.loss_kind = 0
+    net.probability_floor = 0
     cdef Py_ssize_t n_features = layers[0, LAYER_N_IN], n_outputs = layers[L - 1, LAYER_N_OUT]
     cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
     cdef SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL

@@ -207,6 +207,9 @@ class Network:
         arrays that the first layer reads directly (never densified); ``X``
         is then an empty array that only tells the kernels the dtype.
         """
+        if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
+                and X.shape[1] == self.n_features and X.flags.c_contiguous):
+            return X.shape[0], X, {}  # the common case, without the checks' cost
         if not sp.issparse(X):
             X = self._as_matrix(X, "X", self.n_features)
             return X.shape[0], X, {}

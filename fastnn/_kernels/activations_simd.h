@@ -47,14 +47,16 @@
  * x >= 0 and e otherwise: neither form cancels. */
 FNN_INLINE double fnn_sigmoid_d(double x)
 {
-    double e = fnn_exp_d(-fabs(x));
-    return (x >= 0.0 ? 1.0 : e) / (1.0 + e);
+    double e = fnn_exp_d(-fabs(x)), err, d = fnn_sum_err_d(1.0, e, &err);
+    double y = (x >= 0.0 ? 1.0 : e) / d;
+    return y - y * (err / d);
 }
 
 FNN_INLINE float fnn_sigmoid_f(float x)
 {
-    float e = fnn_exp_f(-fabsf(x));
-    return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+    float e = fnn_exp_f(-fabsf(x)), err, d = fnn_sum_err_f(1.0f, e, &err);
+    float y = (x >= 0.0f ? 1.0f : e) / d;
+    return y - y * (err / d);
 }
 
 /* g sigma'(x), sigma'(x) = e / (1 + e)^2 (even in x); a (1 - a) would be 0
@@ -62,15 +64,18 @@ FNN_INLINE float fnn_sigmoid_f(float x)
 FNN_INLINE double fnn_sigmoid_deriv_times_d(double g, double x)
 {
     double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
-    return fnn_scale_mul_d(g, p / ((1.0 + e) * (1.0 + e)), k);
+    double err, d = fnn_sum_err_d(1.0, e, &err), m = p / (d * d);
+    return fnn_scale_mul_d(g, m - m * (2.0 * err / d), k);
 }
 
 /* g sigmoid(x) */
 FNN_INLINE double fnn_sigmoid_times_d(double g, double x)
 {
     double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
+    double err, d = fnn_sum_err_d(1.0, e, &err), m;
     int pos = x >= 0.0;
-    return fnn_scale_mul_d(g, (pos ? 1.0 : p) / (1.0 + e), pos ? 0.0 : k);
+    m = (pos ? 1.0 : p) / d;
+    return fnn_scale_mul_d(g, m - m * (err / d), pos ? 0.0 : k);
 }
 
 /* ------------------------------------------------------------------------
@@ -215,8 +220,11 @@ FNN_INLINE double fnn_gelu_tanh_parts_d(double x, double* w_out, double* k)
 FNN_INLINE double fnn_gelu_tanh_value_d(double x, double p0, double p1, double p2)
 {
     double w, k, pc = fnn_gelu_tanh_parts_d(x, &w, &k), e, y, v;
+    double err, d;
     e = fnn_scale_d(pc, k);
-    y = x / (1.0 + e);
+    d = fnn_sum_err_d(1.0, e, &err);
+    y = x / d;
+    y = y - y * (err / d);
     v = w >= 0.0 ? y : fnn_scale_d(y * pc, k);  /* x e / (1 + e), rounded once */
     /* |x| > 30: |w| > 1900, sigmoid(w) is 0 or 1 exactly. */
     return fabs(x) > 30.0 ? (x > 0.0 ? x : 0.0 * x) : v;
@@ -285,7 +293,8 @@ FNN_INLINE float fnn_tanh_value_f(float x, double p0, double p1, double p2) { re
 FNN_INLINE double fnn_tanh_vjp_d(double g, double x, double p0, double p1, double p2)
 {
     double k, p = fnn_exp_parts_d(-2.0 * fabs(x), &k), e = fnn_scale_d(p, k);
-    return fnn_scale_mul_d(g, 4.0 * p / ((1.0 + e) * (1.0 + e)), k);
+    double err, d = fnn_sum_err_d(1.0, e, &err), m = 4.0 * p / (d * d);
+    return fnn_scale_mul_d(g, m - m * (2.0 * err / d), k);
 }
 
 /* hard_tanh: clip(x, -1, 1); NaN passes through. */
@@ -295,6 +304,56 @@ FNN_INLINE float fnn_hard_tanh_value_f(float x, double p0, double p1, double p2)
 FNN_INLINE double fnn_hard_tanh_slope_d(double x, double p0, double p1, double p2)
 {
     return (x > -1.0) & (x < 1.0) ? 1.0 : 0.0;
+}
+
+/* tanh_shrink: x - tanh(x), which cancels for small |x|.
+ *   |x| <= 1:     x^3 g(x^2), g(s) = (x - tanh x) / x^3 a degree-15 fit on
+ *                 s in [0, 1] (error 0.5 ulp, that of the coefficients);
+ *   1 < |x| <= 2: the half-angle identity with y = x/2, h = tanh(y) = y - r(y),
+ *                 x - tanh(x) = (2 r(y) + 2 y h^2) / (1 + h^2), all terms of
+ *                 the sign of x;
+ *   |x| > 2:      tanh(x) = 1 - q, q = 2e / (1 + e), e = exp(-2|x|) <= 0.02,
+ *                 so x - tanh(x) = sign(x) ((|x| - 1) + q): |x| - 1 is exact
+ *                 and q small, no cancellation. */
+FNN_INLINE double fnn_tanh_shrink_poly_d(double s)
+{
+    return 0x1.5555555555555p-2 + s * (-0x1.11111111110b9p-3 + s * (0x1.ba1ba1ba1453ep-5
+        + s * (-0x1.664f4880d2a47p-6 + s * (0x1.226e3519865dfp-7
+        + s * (-0x1.d6d3c538d0bbep-9 + s * (0x1.7da2bdc3daa27p-10
+        + s * (-0x1.3551ae34bdfffp-11 + s * (0x1.f5211730ee038p-13
+        + s * (-0x1.94981e5bdbe6fp-14 + s * (0x1.42090e21d3d28p-15
+        + s * (-0x1.ea19b73b128d8p-17 + s * (0x1.4eb911dcd9788p-18
+        + s * (-0x1.7238a0a7e22b6p-20 + s * (0x1.1ab979c0ab58cp-22
+        + s * (-0x1.b028f6cb72ebfp-26)))))))))))))));
+}
+
+/* 1 - tanh|x| = 2e / (1 + e), e = exp(-2|x|) */
+FNN_INLINE double fnn_one_minus_tanh_d(double ax)
+{
+    double e = fnn_exp_d(-2.0 * ax), err, d = fnn_sum_err_d(1.0, e, &err), q = 2.0 * e / d;
+    return q - q * (err / d);
+}
+
+FNN_INLINE double fnn_tanh_shrink_value_d(double x, double p0, double p1, double p2)
+{
+    double ax = fabs(x), y = ax > 1.0 ? 0.5 * x : x, s = y * y;
+    double r = y * s * fnn_tanh_shrink_poly_d(s), h = y - r;
+    double half = (2.0 * r + 2.0 * y * (h * h)) / (1.0 + h * h);
+    double tail = copysign((ax - 1.0) + fnn_one_minus_tanh_d(ax), x);
+    return ax > 2.0 ? tail : (ax > 1.0 ? half : r);
+}
+FNN_INLINE float fnn_tanh_shrink_value_f(float x, double p0, double p1, double p2)
+{
+    return (float)fnn_tanh_shrink_value_d(x, p0, p1, p2);
+}
+/* tanh^2 (1 - (1 - tanh^2) exactly: no cancellation), tanh from the series
+ * for |x| <= 1 and as 1 - q beyond. Where tanh^2 is subnormal (|x| < 1e-150)
+ * (g t) t rounds once. */
+FNN_INLINE double fnn_tanh_shrink_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double ax = fabs(x), s = x * x;
+    double t = ax > 1.0 ? 1.0 - fnn_one_minus_tanh_d(ax) : x - x * s * fnn_tanh_shrink_poly_d(s);
+    return ax < 1e-150 ? (g * t) * t : g * (t * t);
 }
 
 /* softplus: max(x, 0) + log1p(exp(-|x|)), both terms >= 0. */
@@ -388,13 +447,15 @@ FNN_INLINE double fnn_squareplus_vjp_d(double g, double x, double p0, double p1,
 FNN_INLINE double fnn_silu_value_d(double x, double p0, double p1, double p2)
 {
     double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
-    double c = x / (1.0 + e);
+    double err, d = fnn_sum_err_d(1.0, e, &err), c = x / d;
+    c = c - c * (err / d);
     return x >= 0.0 ? c : fnn_scale_d(c * p, k);
 }
 FNN_INLINE float fnn_silu_value_f(float x, double p0, double p1, double p2)
 {
     float k, p = fnn_exp_parts_f(-fabsf(x), &k), e = fnn_scale_f(p, k);
-    float c = x / (1.0f + e);
+    float err, d = fnn_sum_err_f(1.0f, e, &err), c = x / d;
+    c = c - c * (err / d);
     return x >= 0.0f ? c : fnn_scale_f(c * p, k);
 }
 /* sigma + x sigma (1 - sigma) over the common denominator (1 + e)^2:
@@ -402,8 +463,9 @@ FNN_INLINE float fnn_silu_value_f(float x, double p0, double p1, double p2)
 FNN_INLINE double fnn_silu_vjp_d(double g, double x, double p0, double p1, double p2)
 {
     double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
-    double d = (1.0 + e) * (1.0 + e);
-    return x >= 0.0 ? g * ((1.0 + e + x * e) / d) : fnn_scale_mul_d(g, p * (1.0 + e + x) / d, k);
+    double err, d1 = fnn_sum_err_d(1.0, e, &err), d = d1 * d1, corr = 1.0 - 2.0 * err / d1;
+    return x >= 0.0 ? g * (((1.0 + e + x * e) / d) * corr)
+                    : fnn_scale_mul_d(g, (p * (1.0 + e + x) / d) * corr, k);
 }
 
 /* hard_silu (Keras 3): x relu6(x + 3) / 6. */
@@ -574,6 +636,7 @@ FNN_ELEMENTWISE(sparse_sigmoid)
 FNN_ELEMENTWISE(log_sigmoid)
 FNN_ELEMENTWISE(tanh)
 FNN_ELEMENTWISE(hard_tanh)
+FNN_ELEMENTWISE(tanh_shrink)
 FNN_ELEMENTWISE(softplus)
 FNN_ELEMENTWISE(softsign)
 FNN_ELEMENTWISE(sparse_plus)
@@ -759,8 +822,9 @@ FNN_CLONES static void fnn_glu_row_d(const double* z, double* a, ptrdiff_t n_out
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
-        double u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_d(-fabs(v), &k);
-        double c = u / (1.0 + fnn_scale_d(p, k));
+        double u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_d(-fabs(v), &k), err;
+        double d = fnn_sum_err_d(1.0, fnn_scale_d(p, k), &err), c = u / d;
+        c = c - c * (err / d);
         a[j] = v >= 0.0 ? c : fnn_scale_d(c * p, k);
     }
 }
@@ -768,8 +832,9 @@ FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_out)
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
-        float u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_wide_f(-fabsf(v), &k);
-        float c = u / (1.0f + fnn_scale3_f(p, k));
+        float u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_wide_f(-fabsf(v), &k), err;
+        float d = fnn_sum_err_f(1.0f, fnn_scale3_f(p, k), &err), c = u / d;
+        c = c - c * (err / d);
         a[j] = v >= 0.0f ? c : fnn_scale3_f(c * p, k);
     }
 }

@@ -220,18 +220,37 @@ FNN_INLINE float fnn_expm1_f(float x)
     return t * em + (t - 1.0f);
 }
 
+/* c + e rounded, with its exact rounding error in err (Fast2Sum: needs
+ * |c| >= |e|). Dividing by the rounded sum and correcting to first order,
+ * y (1 - err / d), saves the half ulp the sum's rounding would cost. */
+FNN_INLINE double fnn_sum_err_d(double c, double e, double* err)
+{
+    double d = c + e;
+    *err = (c - d) + e;
+    return d;
+}
+
+FNN_INLINE float fnn_sum_err_f(float c, float e, float* err)
+{
+    float d = c + e;
+    *err = (c - d) + e;
+    return d;
+}
+
 /* tanh(x) = -t / (2 + t) with t = expm1(-2|x|) in [-1, 0]: no cancellation,
  * and tanh(x) ~ x to full relative precision near 0. */
 FNN_INLINE double fnn_tanh_d(double x)
 {
-    double t = fnn_expm1_d(-2.0 * fabs(x));
-    return copysign(-t / (2.0 + t), x);
+    double t = fnn_expm1_d(-2.0 * fabs(x)), err, d = fnn_sum_err_d(2.0, t, &err);
+    double y = -t / d;
+    return copysign(y - y * (err / d), x);
 }
 
 FNN_INLINE float fnn_tanh_f(float x)
 {
-    float t = fnn_expm1_f(-2.0f * fabsf(x));
-    return copysignf(-t / (2.0f + t), x);
+    float t = fnn_expm1_f(-2.0f * fabsf(x)), err, d = fnn_sum_err_f(2.0f, t, &err);
+    float y = -t / d;
+    return copysignf(y - y * (err / d), x);
 }
 
 /* ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Run: ``python benchmarks/bench_kernels.py [--quick]``
   beside the same formula written as a numpy expression, on a 1000 x 1000
   array. Both allocate their output, as a user's call would. fastnn uses the
   threads OpenMP allows (as ``act(x)`` does); the "1 thread" column is the
-  same call under ``threadpoolctl.threadpool_limits(1)``.
+  same call with OpenMP limited to one thread (threadpoolctl).
 * The same for the backward pass, ``act.backward(x, grad)``, beside numpy's
   expression of grad times the derivative (row-wise kinds: the
   vector-Jacobian product, forward included, as fastnn computes it).
@@ -19,12 +19,13 @@ the shared machine's noise hits both alike; ratios are what to read.
 """
 
 import argparse
+import contextlib
 import platform
 import time
 
 import numpy as np
 from scipy.special import erfc
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from fastnn import activations
 from fastnn._kernels import activations as activation_kernels
@@ -154,7 +155,7 @@ FASTNN_ACTIVATIONS = {
 }
 
 
-def median_times(functions, repeats, block=5):
+def median_times(functions, repeats, block=5, contexts=None):
     """Median wall time of each function.
 
     The functions take turns in blocks of ``block`` calls (the first call of
@@ -162,23 +163,27 @@ def median_times(functions, repeats, block=5):
     alike. Blocks rather than single calls because numpy and scipy each bring
     an OpenBLAS whose idle threads spin for a while after a call: alternating
     single calls would time the two pools fighting over the cores.
+    ``contexts``, if given, holds one context-manager factory per function,
+    entered around each of its blocks (thread limits).
     """
     times = [[] for _ in functions]
+    contexts = contexts or [contextlib.nullcontext] * len(functions)
     for _ in range(max(1, repeats // block)):
         for i, f in enumerate(functions):
-            f()
-            for _ in range(block):
-                start = time.perf_counter()
+            with contexts[i]():
                 f()
-                times[i].append(time.perf_counter() - start)
+                for _ in range(block):
+                    start = time.perf_counter()
+                    f()
+                    times[i].append(time.perf_counter() - start)
     return [float(np.median(t)) for t in times]
 
 
-def _one_thread(f):
-    def g():
-        with threadpool_limits(limits=1, user_api="openmp"):
-            f()
-    return g
+_THREADPOOLS = ThreadpoolController()
+
+
+def _one_thread():
+    return _THREADPOOLS.limit(limits=1, user_api="openmp")
 
 
 def bench_activations(dtype, repeats, size=(1000, 1000), backward=False):
@@ -203,8 +208,9 @@ def bench_activations(dtype, repeats, size=(1000, 1000), backward=False):
             reference = formula(x.astype(np.float64))
             functions = [lambda: act(x), lambda: formula(x)]
         error = float(np.max(np.abs(ours - reference) / (1 + np.abs(reference))))
-        functions.append(_one_thread(functions[0]))
-        t_fastnn, t_numpy, t_serial = median_times(functions, repeats)
+        functions.append(functions[0])
+        contexts = [contextlib.nullcontext, contextlib.nullcontext, _one_thread]
+        t_fastnn, t_numpy, t_serial = median_times(functions, repeats, contexts=contexts)
         rows.append((name, x.size / t_fastnn, x.size / t_serial, x.size / t_numpy,
                      t_numpy / t_fastnn, error))
     return rows

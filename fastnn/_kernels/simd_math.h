@@ -5,15 +5,18 @@
  * Once inlined into a loop, gcc -O3 vectorises the loop for whatever vector
  * width the target has (SSE2, AVX2, AVX-512), and every lane computes the
  * same IEEE operations as the scalar remainder loop, so a result does not
- * depend on where an element sits in an array.
+ * depend on where an element sits in an array (tests hold this bit for bit).
  *
- * The module is compiled with -ffp-contract=off: a polynomial is then
- * rounded identically on every target (no fma contraction on some
- * machines only), and the explicit fma() of the error-free transformations
- * stays the only fused operation.
+ * The module is compiled with -ffp-contract=fast: the AVX2 and AVX-512 copies
+ * fuse a * b + c into fma (1.4-1.6x faster polynomials, and each fusion
+ * removes a rounding), the baseline copy cannot. Results may therefore differ
+ * in the last bit between a pre-2013 CPU and a newer one, never between runs,
+ * elements or thread splits on one machine. No error-free transformation
+ * here depends on an unfused product: products that must be exact are by
+ * powers of two or go through fma() explicitly.
  *
  * Accuracy (measured against mpmath; see tests/test_activations.py):
- * the double functions are within ~1 ulp, the float ones within ~1.5 ulp,
+ * the double functions are within ~1.5 ulp, the float ones within ~2 ulp,
  * NaN in gives NaN out, infinities and the underflow to subnormals are
  * handled (see each function). Polynomial coefficients are near-minimax
  * Chebyshev fits made with mpmath.chebyfit at 200 bits; the error bounds

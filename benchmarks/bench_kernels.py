@@ -4,7 +4,12 @@ Run: ``python benchmarks/bench_kernels.py [--quick]``
 
 * Activation throughput (elements per second) of every fastnn activation,
   beside the same formula written as a numpy expression, on a 1000 x 1000
-  array. Both allocate their output, as a user's call would.
+  array. Both allocate their output, as a user's call would. fastnn uses the
+  threads OpenMP allows (as ``act(x)`` does); the "1 thread" column is the
+  same call with OpenMP limited to one thread (threadpoolctl).
+* The same for the backward pass, ``act.backward(x, grad)``, beside numpy's
+  expression of grad times the derivative (row-wise kinds: the
+  vector-Jacobian product, forward included, as fastnn computes it).
 * Dense layer forward + backward (gemm, fused bias + activation, activation
   backward, both gradient gemms) in GFLOP/s, beside numpy's matmul of the
   same three products alone: this machine's practical ceiling.
@@ -14,11 +19,13 @@ the shared machine's noise hits both alike; ratios are what to read.
 """
 
 import argparse
+import contextlib
 import platform
 import time
 
 import numpy as np
 from scipy.special import erfc
+from threadpoolctl import ThreadpoolController
 
 from fastnn import activations
 from fastnn._kernels import activations as activation_kernels
@@ -73,6 +80,73 @@ NUMPY_FORMULAS = {
     "sparsemax": _sparsemax,
 }
 
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sparsemax_vjp(x, g):
+    support = _sparsemax(x) > 0
+    mean = (g * support).sum(axis=-1, keepdims=True) / support.sum(axis=-1, keepdims=True)
+    return support * (g - mean)
+
+
+def _gelu_tanh_vjp(x, g):
+    c = 0.7978845608028654
+    t = np.tanh(c * (x + 0.044715 * x ** 3))
+    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x))
+
+
+def _mish_vjp(x, g):
+    t = np.tanh(np.logaddexp(x, 0))
+    return g * (t + x * (1 - t * t) * _sigmoid(x))
+
+
+def _glu_vjp(x, g):
+    a, b = x[:, : x.shape[1] // 2], x[:, x.shape[1] // 2:]
+    s = _sigmoid(b)
+    return np.concatenate([g * s, g * a * s * (1 - s)], axis=1)
+
+
+# grad times the derivative as a numpy user would write it.
+NUMPY_VJPS = {
+    "linear": lambda x, g: g.copy(),
+    "relu": lambda x, g: g * (x > 0),
+    "leaky_relu": lambda x, g: np.where(x > 0, g, 0.2 * g),
+    "relu6": lambda x, g: g * ((x > 0) & (x < 6)),
+    "elu": lambda x, g: g * np.where(x > 0, 1, np.exp(x)),
+    "selu": lambda x, g: g * (SELU_SCALE * np.where(x > 0, 1, SELU_ALPHA * np.exp(x))),
+    "celu": lambda x, g: g * np.where(x > 0, 1, np.exp(x)),
+    "gelu": _gelu_tanh_vjp,
+    "gelu_exact": lambda x, g: g * (0.5 * erfc(-x / np.sqrt(2)) + x * np.exp(-x * x / 2) / np.sqrt(2 * np.pi)),
+    "sigmoid": lambda x, g: g * (s := _sigmoid(x)) * (1 - s),
+    "hard_sigmoid": lambda x, g: g * ((x > -3) & (x < 3)) / 6,
+    "sparse_sigmoid": lambda x, g: g * 0.5 * ((x > -1) & (x < 1)),
+    "log_sigmoid": lambda x, g: g * _sigmoid(-x),
+    "tanh": lambda x, g: g * (1 - np.tanh(x) ** 2),
+    "hard_tanh": lambda x, g: g * ((x > -1) & (x < 1)),
+    "tanh_shrink": lambda x, g: g * np.tanh(x) ** 2,
+    "softplus": lambda x, g: g * _sigmoid(x),
+    "softsign": lambda x, g: g / (1 + np.abs(x)) ** 2,
+    "sparse_plus": lambda x, g: g * np.clip(0.5 * (x + 1), 0, 1),
+    "squareplus": lambda x, g: g * 0.5 * (1 + x / np.sqrt(x * x + 4)),
+    "silu": lambda x, g: g * (s := _sigmoid(x)) * (1 + x * (1 - s)),
+    "hard_silu": lambda x, g: g * np.where(x <= -3, 0, np.where(x >= 3, 1, (2 * x + 3) / 6)),
+    "mish": _mish_vjp,
+    "exponential": lambda x, g: g * np.exp(x),
+    "soft_shrink": lambda x, g: g * (np.abs(x) > 0.5),
+    "hard_shrink": lambda x, g: g * (np.abs(x) > 0.5),
+    "threshold": lambda x, g: g * (x > 0),
+    "softmax": lambda x, g: (s := _softmax(x)) * (g - (g * s).sum(axis=-1, keepdims=True)),
+    "log_softmax": lambda x, g: g - _softmax(x) * g.sum(axis=-1, keepdims=True),
+    "glu": _glu_vjp,
+    "sparsemax": _sparsemax_vjp,
+}
+
 # fastnn activation for each benchmark row (name, parameters).
 FASTNN_ACTIVATIONS = {
     "gelu": ("gelu", {"approximate": True}),
@@ -81,7 +155,7 @@ FASTNN_ACTIVATIONS = {
 }
 
 
-def median_times(functions, repeats, block=5):
+def median_times(functions, repeats, block=5, contexts=None):
     """Median wall time of each function.
 
     The functions take turns in blocks of ``block`` calls (the first call of
@@ -89,30 +163,56 @@ def median_times(functions, repeats, block=5):
     alike. Blocks rather than single calls because numpy and scipy each bring
     an OpenBLAS whose idle threads spin for a while after a call: alternating
     single calls would time the two pools fighting over the cores.
+    ``contexts``, if given, holds one context-manager factory per function,
+    entered around each of its blocks (thread limits).
     """
     times = [[] for _ in functions]
+    contexts = contexts or [contextlib.nullcontext] * len(functions)
     for _ in range(max(1, repeats // block)):
         for i, f in enumerate(functions):
-            f()
-            for _ in range(block):
-                start = time.perf_counter()
+            with contexts[i]():
                 f()
-                times[i].append(time.perf_counter() - start)
+                for _ in range(block):
+                    start = time.perf_counter()
+                    f()
+                    times[i].append(time.perf_counter() - start)
     return [float(np.median(t)) for t in times]
 
 
-def bench_activations(dtype, repeats, size=(1000, 1000)):
+_THREADPOOLS = ThreadpoolController()
+
+
+def _one_thread():
+    return _THREADPOOLS.limit(limits=1, user_api="openmp")
+
+
+def bench_activations(dtype, repeats, size=(1000, 1000), backward=False):
+    """Rows of (name, fastnn, fastnn 1 thread, numpy [elements/s], ratio, error).
+
+    ``backward``: time ``act.backward(x, grad)`` against numpy's vector-Jacobian
+    product instead of the forward pass.
+    """
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(size) * 3).astype(dtype)
     rows = []
-    for name, formula in NUMPY_FORMULAS.items():
+    for name, formula in (NUMPY_VJPS if backward else NUMPY_FORMULAS).items():
         act_name, params = FASTNN_ACTIVATIONS.get(name, (name, {}))
         act = activations.get(act_name, **params)
-        ours = act(x)
-        reference = formula(x.astype(np.float64))
+        if backward:
+            g = rng.standard_normal((size[0], act.output_width(size[1]))).astype(dtype)
+            ours = act.backward(x, g)
+            reference = formula(x.astype(np.float64), g.astype(np.float64))
+            functions = [lambda: act.backward(x, g), lambda: formula(x, g)]
+        else:
+            ours = act(x)
+            reference = formula(x.astype(np.float64))
+            functions = [lambda: act(x), lambda: formula(x)]
         error = float(np.max(np.abs(ours - reference) / (1 + np.abs(reference))))
-        t_fastnn, t_numpy = median_times([lambda: act(x), lambda: formula(x)], repeats)
-        rows.append((name, x.size / t_fastnn, x.size / t_numpy, t_numpy / t_fastnn, error))
+        functions.append(functions[0])
+        contexts = [contextlib.nullcontext, contextlib.nullcontext, _one_thread]
+        t_fastnn, t_numpy, t_serial = median_times(functions, repeats, contexts=contexts)
+        rows.append((name, x.size / t_fastnn, x.size / t_serial, x.size / t_numpy,
+                     t_numpy / t_fastnn, error))
     return rows
 
 
@@ -155,11 +255,16 @@ def main(argv=None):
           f"median of {repeats} interleaved runs)")
     for dtype in (np.float32, np.float64):
         name = np.dtype(dtype).name
-        print(f"\n## activations, {name}, 1000 x 1000 (ratio > 1: fastnn faster)")
-        print(f"{'activation':<16}{'fastnn Melem/s':>16}{'numpy Melem/s':>16}{'ratio':>8}"
-              f"{'max rel diff':>14}")
-        for act, ours, theirs, ratio, error in bench_activations(dtype, repeats):
-            print(f"{act:<16}{ours / 1e6:>16.1f}{theirs / 1e6:>16.1f}{ratio:>8.2f}{error:>14.1e}")
+        for backward in (False, True):
+            what = "backward (grad * derivative)" if backward else "forward"
+            print(f"\n## activations {what}, {name}, 1000 x 1000 "
+                  "(Melem/s; ratio = numpy time / fastnn time, > 1: fastnn faster)")
+            print(f"{'activation':<16}{'fastnn':>10}{'1 thread':>10}{'numpy':>10}{'ratio':>8}"
+                  f"{'max rel diff':>14}")
+            for act, ours, serial, theirs, ratio, error in bench_activations(
+                    dtype, repeats, backward=backward):
+                print(f"{act:<16}{ours / 1e6:>10.1f}{serial / 1e6:>10.1f}{theirs / 1e6:>10.1f}"
+                      f"{ratio:>8.2f}{error:>14.1e}")
         print(f"\n## dense relu layer forward + backward, {name}, batch 256 "
               "(ratio: fraction of the matmul ceiling)")
         print(f"{'units':>8}{'fastnn GFLOP/s':>16}{'matmul GFLOP/s':>16}{'ratio':>8}")

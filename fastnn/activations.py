@@ -11,6 +11,9 @@ scikit-learn's aliases ``"identity"`` and ``"logistic"``::
 Every activation object computes values (``act(x)``), vector-Jacobian products
 (``act.backward(x, grad_out)``) and, for element-wise kinds, the derivative
 (``act.derivative(x)``) with the kernels of ``fastnn._kernels.activations``.
+Arrays of at least ``fastnn._kernels.activations.PARALLEL_MIN_ELEMENTS``
+elements are split across OpenMP's current thread limit (``OMP_NUM_THREADS``,
+``threadpoolctl.threadpool_limits``); results do not depend on the split.
 """
 
 import math
@@ -315,7 +318,7 @@ class Activation:
         """
         z, shape = self._as_matrix(x, "x")
         out = np.empty((z.shape[0], self.output_width(z.shape[1])), dtype=z.dtype)
-        _kernels.forward(self._kind, self._spec_params, z, out)
+        _kernels.forward(self._kind, self._spec_params, z, out, _n_threads(z))
         return self._restore(out, shape)
 
     def backward(self, x, grad_out):
@@ -353,13 +356,14 @@ class Activation:
         # float32's range becomes inf there, as the product would.
         with np.errstate(over="ignore"):
             grad = np.ascontiguousarray(grad, dtype=z.dtype).reshape(z.shape[0], n_out)
+        n_threads = _n_threads(z)
         if self.is_rowwise:
             a = np.empty((z.shape[0], n_out), dtype=z.dtype)
-            _kernels.forward(self._kind, self._spec_params, z, a)
+            _kernels.forward(self._kind, self._spec_params, z, a, n_threads)
         else:
             a = z  # element-wise kinds read z only
         grad_z = np.empty_like(z)
-        _kernels.backward(self._kind, self._spec_params, z, a, grad, grad_z)
+        _kernels.backward(self._kind, self._spec_params, z, a, grad, grad_z, n_threads)
         return self._restore(grad_z, shape)
 
     def derivative(self, x):
@@ -389,7 +393,7 @@ class Activation:
         z, shape = self._as_matrix(x, "x")
         grad_z = np.empty_like(z)
         ones = np.ones_like(z)
-        _kernels.backward(self._kind, self._spec_params, z, z, ones, grad_z)
+        _kernels.backward(self._kind, self._spec_params, z, z, ones, grad_z, _n_threads(z))
         return self._restore(grad_z, shape)
 
     @staticmethod
@@ -428,6 +432,13 @@ class Activation:
 
     def __hash__(self):
         return hash((self._name, tuple(sorted(self._params.items()))))
+
+
+def _n_threads(z):
+    # OpenMP's current limit, asked only when the kernels would split the work.
+    if z.size < _kernels.PARALLEL_MIN_ELEMENTS:
+        return 1
+    return _kernels.max_threads()
 
 
 def _check_real(array, what):

@@ -986,3 +986,110 @@ def test_wrappers_validate_their_arguments():
         kernels.forward(0, p, z, np.empty((2, 4), np.float32))
     empty = np.empty((0, 4))
     assert kernels.forward(0, p, empty, np.empty((0, 4))).shape == (0, 4)
+
+
+# ---------------------------------------------------------------------------
+# Vectorised loops and threads: a result depends only on the input value,
+# never on where the element sits (vector body or remainder, alignment),
+# on the array's length or on how the work is split across threads.
+# ---------------------------------------------------------------------------
+def position_inputs(dtype, n):
+    """n inputs across every kind's branches and tails, NaN and inf included."""
+    rng = np.random.default_rng(7)
+    pool = np.concatenate([
+        rng.normal(scale=4, size=64), rng.uniform(-800, 800, size=16),
+        rng.uniform(-120, 120, size=16), extreme_inputs(dtype).astype(np.float64),
+        [np.nan, np.inf, -np.inf, -0.0, 0.5, -3.0, 3.0, 6.0, -1.0, 1.0],
+    ])
+    with np.errstate(over="ignore"):
+        return rng.choice(pool, size=n).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", ELEMENTWISE_CASES, ids=case_id)
+def test_elementwise_results_do_not_depend_on_length_or_alignment(case, dtype):
+    act = activations.get(case[0], **case[1])
+    x = position_inputs(dtype, 256)
+    grad = position_inputs(dtype, 256)[::-1].copy()
+    grad[~np.isfinite(grad)] = 1.5
+    with np.errstate(all="ignore"):
+        expected = kernel_forward(act, x)[0]
+        expected_back = np.empty_like(x)
+        kernels.backward(act.kind, act.spec_params, x.reshape(1, -1), x.reshape(1, -1),
+                         grad.reshape(1, -1), expected_back.reshape(1, -1))
+    buffer = np.empty(256 + 16, dtype)
+    gbuffer = np.empty(256 + 16, dtype)
+    for n in range(1, 68):
+        for offset in range(16):
+            start = (7 * n + 3 * offset) % (256 - n)
+            z = buffer[offset:offset + n]
+            g = gbuffer[offset:offset + n]
+            z[:] = x[start:start + n]
+            g[:] = grad[start:start + n]
+            out = np.empty((1, n), dtype)
+            back = np.empty((1, n), dtype)
+            kernels.forward(act.kind, act.spec_params, z.reshape(1, -1), out)
+            kernels.backward(act.kind, act.spec_params, z.reshape(1, -1), z.reshape(1, -1),
+                             g.reshape(1, -1), back)
+            np.testing.assert_array_equal(out[0], expected[start:start + n], err_msg=f"n={n} offset={offset}")
+            np.testing.assert_array_equal(back[0], expected_back[start:start + n], err_msg=f"n={n} offset={offset}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", ROWWISE_CASES, ids=case_id)
+def test_rowwise_results_do_not_depend_on_row_alignment(case, dtype):
+    act = activations.get(case[0], **case[1])
+    rng = np.random.default_rng(8)
+    buffer = np.empty(68 + 16, dtype)
+    gbuffer = np.empty(68 + 16, dtype)
+    for n in range(2, 68, 2):
+        row = (rng.normal(scale=5, size=n)).astype(dtype)
+        g = rng.normal(size=act.output_width(n)).astype(dtype)
+        expected = act(row)
+        expected_back = act.backward(row, g)
+        for offset in range(16):
+            z = buffer[offset:offset + n]
+            z[:] = row
+            gv = gbuffer[offset:offset + g.size]
+            gv[:] = g
+            np.testing.assert_array_equal(act(z), expected, err_msg=f"n={n} offset={offset}")
+            np.testing.assert_array_equal(act.backward(z, gv), expected_back, err_msg=f"n={n} offset={offset}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", ELEMENTWISE_CASES + ROWWISE_CASES, ids=case_id)
+def test_threaded_kernels_are_bit_identical_to_serial(case, dtype):
+    act = activations.get(case[0], **case[1])
+    n = kernels.PARALLEL_MIN_ELEMENTS + 1234  # not a multiple of any vector width
+    if act.is_rowwise:
+        shape = (n // 50 + 1, 50)
+    else:
+        shape = (1, n)  # a 1-D input: split by elements, not rows
+    x = position_inputs(dtype, shape[0] * shape[1]).reshape(shape)
+    if act.is_rowwise:
+        x[~np.isfinite(x)] = 1.0
+    n_out = act.output_width(shape[1])
+    g = np.random.default_rng(9).normal(size=(shape[0], n_out)).astype(dtype)
+    results = []
+    for n_threads in (1, 2, 3):
+        out = np.empty((shape[0], n_out), dtype)
+        back = np.empty(shape, dtype)
+        kernels.forward(act.kind, act.spec_params, x, out, n_threads=n_threads)
+        kernels.backward(act.kind, act.spec_params, x, out, g, back, n_threads=n_threads)
+        results.append((out, back))
+    for out, back in results[1:]:
+        np.testing.assert_array_equal(out, results[0][0])
+        np.testing.assert_array_equal(back, results[0][1])
+
+
+def test_python_layer_follows_the_openmp_thread_limit():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    act = activations.get("silu")
+    x = np.linspace(-30, 30, kernels.PARALLEL_MIN_ELEMENTS * 3, dtype=np.float32)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert kernels.max_threads() == 1
+        serial = act(x), act.derivative(x), act.backward(x, x)
+    assert kernels.max_threads() >= 1
+    threaded = act(x), act.derivative(x), act.backward(x, x)
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)

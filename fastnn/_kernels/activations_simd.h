@@ -1,0 +1,877 @@
+/* Vectorised activation kinds: per-element value and slope functions and
+ * the loops over contiguous blocks that apply them (see activations.pyx.tp,
+ * which dispatches to these loops once per call).
+ *
+ * For each element-wise kind NAME:
+ *   fnn_NAME_value_d(double x, p0, p1, p2)  the value in double,
+ *   fnn_NAME_value_f(float x, p0, p1, p2)   the value for float32 (float
+ *                                           arithmetic where that stays within
+ *                                           a few float ulps, else double),
+ *   fnn_NAME_vjp_d(double g, double x, p0, p1, p2)
+ *                                           the gradient g * f'(x) in double,
+ *                                           for both element types (a float32
+ *                                           grad * slope rounds once). Where
+ *                                           the slope has an exponential tail
+ *                                           the factor 2^k is applied last, so
+ *                                           that a subnormal product rounds
+ *                                           once; elsewhere it is g times the
+ *                                           slope rounded to double
+ *                                           (fnn_NAME_slope_d).
+ * All are branch-free (selects, not jumps) so that the loops vectorise; a
+ * NaN input gives NaN (every select below is written so NaN takes the
+ * arithmetic side, or is tested explicitly).
+ *
+ * Conventions shared with the Cython kernels: slopes at kinks are the flat
+ * side's; p0..p2 are the ActivationSpec parameters.
+ */
+#ifndef FASTNN_ACTIVATIONS_SIMD_H
+#define FASTNN_ACTIVATIONS_SIMD_H
+
+#include <float.h>
+#include "simd_math.h"
+
+/* Keras' SELU constants; scale * alpha rounded once. */
+#define FNN_SELU_SCALE 1.0507009873554805
+#define FNN_SELU_SCALE_ALPHA 1.7580993408473768
+/* Tanh-approximated GELU: w = x (C1 + C3 x^2), constants to ~106 bits. */
+#define FNN_GELU_C1_HI 1.5957691216057308
+#define FNN_GELU_C1_LO -9.96930880911092e-17
+#define FNN_GELU_C3_HI 0.07135481627260025
+#define FNN_GELU_C3_LO -6.175149918155315e-19
+
+/* ------------------------------------------------------------------------
+ * Shared pieces.
+ * ---------------------------------------------------------------------- */
+
+/* sigmoid(x) = num / (1 + e), e = exp(-|x|) <= 1 (no overflow), num = 1 for
+ * x >= 0 and e otherwise: neither form cancels. */
+FNN_INLINE double fnn_sigmoid_d(double x)
+{
+    double e = fnn_exp_d(-fabs(x)), err, d = fnn_sum_err_d(1.0, e, &err);
+    double y = (x >= 0.0 ? 1.0 : e) / d;
+    return y - y * (err / d);
+}
+
+FNN_INLINE float fnn_sigmoid_f(float x)
+{
+    float e = fnn_exp_f(-fabsf(x)), err, d = fnn_sum_err_f(1.0f, e, &err);
+    float y = (x >= 0.0f ? 1.0f : e) / d;
+    return y - y * (err / d);
+}
+
+/* g sigma'(x), sigma'(x) = e / (1 + e)^2 (even in x); a (1 - a) would be 0
+ * once a rounds to 1. */
+FNN_INLINE double fnn_sigmoid_deriv_times_d(double g, double x)
+{
+    double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
+    double err, d = fnn_sum_err_d(1.0, e, &err), m = p / (d * d);
+    return fnn_scale_mul_d(g, m - m * (2.0 * err / d), k);
+}
+
+/* g sigmoid(x) */
+FNN_INLINE double fnn_sigmoid_times_d(double g, double x)
+{
+    double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
+    double err, d = fnn_sum_err_d(1.0, e, &err), m;
+    int pos = x >= 0.0;
+    m = (pos ? 1.0 : p) / d;
+    return fnn_scale_mul_d(g, m - m * (err / d), pos ? 0.0 : k);
+}
+
+/* ------------------------------------------------------------------------
+ * Element-wise kinds.
+ * ---------------------------------------------------------------------- */
+
+/* linear */
+FNN_INLINE double fnn_linear_value_d(double x, double p0, double p1, double p2) { return x; }
+FNN_INLINE float fnn_linear_value_f(float x, double p0, double p1, double p2) { return x; }
+FNN_INLINE double fnn_linear_slope_d(double x, double p0, double p1, double p2) { return 1.0; }
+
+/* relu (Keras): min(x, max_value) for x > threshold, negative_slope *
+ * (x - threshold) otherwise. p0 = negative_slope, p1 = max_value (inf for
+ * None), p2 = threshold. */
+FNN_INLINE double fnn_relu_value_d(double x, double p0, double p1, double p2)
+{
+    double d = x - p2;
+    /* x - threshold may overflow while slope * (x - threshold) does not. */
+    double below = d >= -DBL_MAX ? p0 * d : p0 * x - p0 * p2;
+    double r;
+    below = p0 == 0.0 ? 0.0 : below;  /* also for x = -inf: 0, not 0 * inf */
+    r = x > p2 ? (x < p1 ? x : p1) : below;
+    return x != x ? x : r;
+}
+FNN_INLINE float fnn_relu_value_f(float x, double p0, double p1, double p2)
+{
+    return (float)fnn_relu_value_d(x, p0, p1, p2);
+}
+FNN_INLINE double fnn_relu_slope_d(double x, double p0, double p1, double p2)
+{
+    return x > p2 ? (x < p1 ? 1.0 : 0.0) : p0;
+}
+
+/* leaky_relu: x for x > 0, negative_slope * x otherwise. */
+FNN_INLINE double fnn_leaky_relu_value_d(double x, double p0, double p1, double p2)
+{
+    return x > 0.0 ? x : p0 * x;
+}
+FNN_INLINE float fnn_leaky_relu_value_f(float x, double p0, double p1, double p2)
+{
+    return x > 0.0f ? x : (float)(p0 * x);
+}
+FNN_INLINE double fnn_leaky_relu_slope_d(double x, double p0, double p1, double p2)
+{
+    return x > 0.0 ? 1.0 : p0;
+}
+
+/* relu6: min(max(x, 0), 6); NaN fails both tests and passes through. */
+#define FNN_RELU6(T) return x < (T)0 ? (T)0 : (x > (T)6 ? (T)6 : x)
+FNN_INLINE double fnn_relu6_value_d(double x, double p0, double p1, double p2) { FNN_RELU6(double); }
+FNN_INLINE float fnn_relu6_value_f(float x, double p0, double p1, double p2) { FNN_RELU6(float); }
+FNN_INLINE double fnn_relu6_slope_d(double x, double p0, double p1, double p2)
+{
+    return (x > 0.0) & (x < 6.0) ? 1.0 : 0.0;
+}
+
+/* elu: x for x > 0, alpha * expm1(x) otherwise (p0 = alpha). */
+FNN_INLINE double fnn_elu_value_d(double x, double p0, double p1, double p2)
+{
+    return x > 0.0 ? x : p0 * fnn_expm1_d(x);
+}
+FNN_INLINE float fnn_elu_value_f(float x, double p0, double p1, double p2)
+{
+    return x > 0.0f ? x : (float)(p0 * fnn_expm1_f(x));
+}
+/* alpha exp(x), scaled before exp(x) turns subnormal. */
+FNN_INLINE double fnn_elu_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double k, p = fnn_exp_parts_d(x, &k);
+    return x > 0.0 ? g : fnn_scale_mul_d(g, p0 * p, k);
+}
+
+/* selu: scale * elu(x, alpha) with Keras' constants. */
+FNN_INLINE double fnn_selu_value_d(double x, double p0, double p1, double p2)
+{
+    return x > 0.0 ? FNN_SELU_SCALE * x : FNN_SELU_SCALE_ALPHA * fnn_expm1_d(x);
+}
+FNN_INLINE float fnn_selu_value_f(float x, double p0, double p1, double p2)
+{
+    return (float)(x > 0.0f ? FNN_SELU_SCALE * x : FNN_SELU_SCALE_ALPHA * fnn_expm1_f(x));
+}
+FNN_INLINE double fnn_selu_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double k, p = fnn_exp_parts_d(x, &k);
+    return x > 0.0 ? g * FNN_SELU_SCALE : fnn_scale_mul_d(g, FNN_SELU_SCALE_ALPHA * p, k);
+}
+
+/* celu: max(x, 0) + alpha expm1(min(x, 0) / alpha), p0 = alpha > 0.
+ * q = x / alpha is rounded; its exact error q_lo (fma) is applied through
+ * expm1'(q) = exp(q), which matters once exp amplifies it (|q| large).
+ * exp(q) comes from the same reduction as expm1(q): 2^k (1 + em). */
+FNN_INLINE double fnn_celu_value_d(double x, double p0, double p1, double p2)
+{
+    double q = x / p0, q_lo = fma(-q, p0, x) / p0, qc, k, r, em, t, below;
+    qc = q < -60.0 ? -60.0 : (q > 0.0 ? 0.0 : q);  /* NaN stays NaN */
+    r = fnn_exp_reduce_d(qc, &k);
+    em = r + r * r * fnn_expm1_poly_d(r);
+    t = fnn_pow2i_d(k);
+    below = p0 * ((t * em + (t - 1.0)) + (t * em + t) * q_lo);
+    /* Below -40 expm1(q) is -1 to double precision and q_lo may be inf. */
+    below = q < -40.0 ? -p0 : below;
+    return x > 0.0 ? x : below;
+}
+FNN_INLINE float fnn_celu_value_f(float x, double p0, double p1, double p2)
+{
+    return (float)fnn_celu_value_d(x, p0, p1, p2);
+}
+FNN_INLINE double fnn_celu_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double q = x / p0, q_lo = fma(-q, p0, x) / p0, k, p, s;
+    p = fnn_exp_parts_d(q, &k);
+    s = fnn_scale_mul_d(g, p * (1.0 + q_lo), k);
+    s = q < -800.0 ? 0.0 * g : s;  /* q_lo may be inf there */
+    return x > 0.0 ? g : s;
+}
+
+/* gelu_tanh (approximate=True): x sigmoid(w), w = x (C1 + C3 x^2) carried
+ * in double-double (w reaches -745, where exp turns the rounding of w into
+ * hundreds of ulps). */
+FNN_INLINE double fnn_gelu_tanh_arg_d(double x, double* w_lo)
+{
+    double s = x * x, s_lo = fma(x, x, -s), q, q_lo, r, r_lo, bb, w;
+    q = FNN_GELU_C3_HI * s;
+    q_lo = fma(FNN_GELU_C3_HI, s, -q) + (FNN_GELU_C3_HI * s_lo + FNN_GELU_C3_LO * s);
+    r = FNN_GELU_C1_HI + q;  /* TwoSum(C1, q) */
+    bb = r - FNN_GELU_C1_HI;
+    r_lo = (FNN_GELU_C1_HI - (r - bb)) + (q - bb) + (FNN_GELU_C1_LO + q_lo);
+    w = x * r;
+    *w_lo = fma(x, r, -w) + x * r_lo;
+    return w;
+}
+
+/* exp(-|w|) (1 -+ w_lo) = pc * 2^k, the correction carried to first order. */
+FNN_INLINE double fnn_gelu_tanh_parts_d(double x, double* w_out, double* k)
+{
+    double w_lo, w = fnn_gelu_tanh_arg_d(x, &w_lo), p;
+    p = fnn_exp_parts_d(-fabs(w), k);
+    *w_out = w;
+    return p * (1.0 + (w >= 0.0 ? -w_lo : w_lo));
+}
+
+FNN_INLINE double fnn_gelu_tanh_value_d(double x, double p0, double p1, double p2)
+{
+    double w, k, pc = fnn_gelu_tanh_parts_d(x, &w, &k), e, y, v;
+    double err, d;
+    e = fnn_scale_d(pc, k);
+    d = fnn_sum_err_d(1.0, e, &err);
+    y = x / d;
+    y = y - y * (err / d);
+    v = w >= 0.0 ? y : fnn_scale_d(y * pc, k);  /* x e / (1 + e), rounded once */
+    /* |x| > 30: |w| > 1900, sigmoid(w) is 0 or 1 exactly. */
+    return fabs(x) > 30.0 ? (x > 0.0 ? x : 0.0 * x) : v;
+}
+FNN_INLINE float fnn_gelu_tanh_value_f(float x, double p0, double p1, double p2)
+{
+    return (float)fnn_gelu_tanh_value_d(x, p0, p1, p2);
+}
+/* sigmoid(w) + x sigmoid'(w) w'(x), w' = C1 + 3 C3 x^2; for w < 0 both
+ * terms carry the factor e, applied last so the result rounds once. */
+FNN_INLINE double fnn_gelu_tanh_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double w, k, pc = fnn_gelu_tanh_parts_d(x, &w, &k), e, d, dw, pos, neg, s;
+    e = fnn_scale_d(pc, k);
+    d = 1.0 + e;
+    dw = FNN_GELU_C1_HI + 3.0 * FNN_GELU_C3_HI * x * x;
+    pos = g * (1.0 / d + x * dw * (e / (d * d)));
+    neg = fnn_scale_mul_d(g, pc * (1.0 / d + x * dw / (d * d)), k);
+    s = w >= 0.0 ? pos : neg;
+    return fabs(x) > 30.0 ? (x > 0.0 ? g : 0.0 * g) : s;
+}
+
+/* sigmoid */
+FNN_INLINE double fnn_sigmoid_value_d(double x, double p0, double p1, double p2) { return fnn_sigmoid_d(x); }
+FNN_INLINE float fnn_sigmoid_value_f(float x, double p0, double p1, double p2) { return fnn_sigmoid_f(x); }
+FNN_INLINE double fnn_sigmoid_vjp_d(double g, double x, double p0, double p1, double p2) { return fnn_sigmoid_deriv_times_d(g, x); }
+
+/* hard_sigmoid (Keras 3): relu6(x + 3) / 6, written (x + 3) / 6 (exact
+ * near -3, where x / 6 + 0.5 would cancel). */
+#define FNN_HARD_SIGMOID(T) return x <= (T)-3 ? (T)0 : (x >= (T)3 ? (T)1 : (x + (T)3) / (T)6)
+FNN_INLINE double fnn_hard_sigmoid_value_d(double x, double p0, double p1, double p2) { FNN_HARD_SIGMOID(double); }
+FNN_INLINE float fnn_hard_sigmoid_value_f(float x, double p0, double p1, double p2) { FNN_HARD_SIGMOID(float); }
+FNN_INLINE double fnn_hard_sigmoid_slope_d(double x, double p0, double p1, double p2)
+{
+    return (x > -3.0) & (x < 3.0) ? 1.0 / 6.0 : 0.0;
+}
+
+/* sparse_sigmoid: 0 for x <= -1, (x + 1) / 2 in between, 1 for x >= 1. */
+#define FNN_SPARSE_SIGMOID(T) return x <= (T)-1 ? (T)0 : (x >= (T)1 ? (T)1 : (T)0.5 * (x + (T)1))
+FNN_INLINE double fnn_sparse_sigmoid_value_d(double x, double p0, double p1, double p2) { FNN_SPARSE_SIGMOID(double); }
+FNN_INLINE float fnn_sparse_sigmoid_value_f(float x, double p0, double p1, double p2) { FNN_SPARSE_SIGMOID(float); }
+FNN_INLINE double fnn_sparse_sigmoid_slope_d(double x, double p0, double p1, double p2)
+{
+    return (x > -1.0) & (x < 1.0) ? 0.5 : 0.0;
+}
+
+/* log_sigmoid: min(x, 0) - log1p(exp(-|x|)), two terms <= 0. */
+FNN_INLINE double fnn_log_sigmoid_value_d(double x, double p0, double p1, double p2)
+{
+    return (x < 0.0 ? x : 0.0) - fnn_log1p_unit_d(fnn_exp_d(-fabs(x)));
+}
+FNN_INLINE float fnn_log_sigmoid_value_f(float x, double p0, double p1, double p2)
+{
+    return (x < 0.0f ? x : 0.0f) - fnn_log1p_unit_f(fnn_exp_f(-fabsf(x)));
+}
+FNN_INLINE double fnn_log_sigmoid_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    return fnn_sigmoid_times_d(g, -x);
+}
+
+/* tanh */
+FNN_INLINE double fnn_tanh_value_d(double x, double p0, double p1, double p2) { return fnn_tanh_d(x); }
+FNN_INLINE float fnn_tanh_value_f(float x, double p0, double p1, double p2) { return fnn_tanh_f(x); }
+/* 1 - tanh^2 = 4e / (1 + e)^2, e = exp(-2|x|): no cancellation in the
+ * tails; 4e is scaled once, so it stays accurate when subnormal. */
+FNN_INLINE double fnn_tanh_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double k, p = fnn_exp_parts_d(-2.0 * fabs(x), &k), e = fnn_scale_d(p, k);
+    double err, d = fnn_sum_err_d(1.0, e, &err), m = 4.0 * p / (d * d);
+    return fnn_scale_mul_d(g, m - m * (2.0 * err / d), k);
+}
+
+/* hard_tanh: clip(x, -1, 1); NaN passes through. */
+#define FNN_HARD_TANH(T) return x < (T)-1 ? (T)-1 : (x > (T)1 ? (T)1 : x)
+FNN_INLINE double fnn_hard_tanh_value_d(double x, double p0, double p1, double p2) { FNN_HARD_TANH(double); }
+FNN_INLINE float fnn_hard_tanh_value_f(float x, double p0, double p1, double p2) { FNN_HARD_TANH(float); }
+FNN_INLINE double fnn_hard_tanh_slope_d(double x, double p0, double p1, double p2)
+{
+    return (x > -1.0) & (x < 1.0) ? 1.0 : 0.0;
+}
+
+/* tanh_shrink: x - tanh(x), which cancels for small |x|.
+ *   |x| <= 1:     x^3 g(x^2), g(s) = (x - tanh x) / x^3 a degree-15 fit on
+ *                 s in [0, 1] (error 0.5 ulp, that of the coefficients);
+ *   1 < |x| <= 2: the half-angle identity with y = x/2, h = tanh(y) = y - r(y),
+ *                 x - tanh(x) = (2 r(y) + 2 y h^2) / (1 + h^2), all terms of
+ *                 the sign of x;
+ *   |x| > 2:      tanh(x) = 1 - q, q = 2e / (1 + e), e = exp(-2|x|) <= 0.02,
+ *                 so x - tanh(x) = sign(x) ((|x| - 1) + q): |x| - 1 is exact
+ *                 and q small, no cancellation. */
+FNN_INLINE double fnn_tanh_shrink_poly_d(double s)
+{
+    return 0x1.5555555555555p-2 + s * (-0x1.11111111110b9p-3 + s * (0x1.ba1ba1ba1453ep-5
+        + s * (-0x1.664f4880d2a47p-6 + s * (0x1.226e3519865dfp-7
+        + s * (-0x1.d6d3c538d0bbep-9 + s * (0x1.7da2bdc3daa27p-10
+        + s * (-0x1.3551ae34bdfffp-11 + s * (0x1.f5211730ee038p-13
+        + s * (-0x1.94981e5bdbe6fp-14 + s * (0x1.42090e21d3d28p-15
+        + s * (-0x1.ea19b73b128d8p-17 + s * (0x1.4eb911dcd9788p-18
+        + s * (-0x1.7238a0a7e22b6p-20 + s * (0x1.1ab979c0ab58cp-22
+        + s * (-0x1.b028f6cb72ebfp-26)))))))))))))));
+}
+
+/* 1 - tanh|x| = 2e / (1 + e), e = exp(-2|x|) */
+FNN_INLINE double fnn_one_minus_tanh_d(double ax)
+{
+    double e = fnn_exp_d(-2.0 * ax), err, d = fnn_sum_err_d(1.0, e, &err), q = 2.0 * e / d;
+    return q - q * (err / d);
+}
+
+FNN_INLINE double fnn_tanh_shrink_value_d(double x, double p0, double p1, double p2)
+{
+    double ax = fabs(x), y = ax > 1.0 ? 0.5 * x : x, s = y * y;
+    double r = y * s * fnn_tanh_shrink_poly_d(s), h = y - r;
+    double half = (2.0 * r + 2.0 * y * (h * h)) / (1.0 + h * h);
+    double tail = copysign((ax - 1.0) + fnn_one_minus_tanh_d(ax), x);
+    return ax > 2.0 ? tail : (ax > 1.0 ? half : r);
+}
+/* float32: the steps up to |x| = 2 in double with a float-grade degree-7
+ * fit of g (error 0.09 float ulp) -- in float the rounding of x^3 and of
+ * the coefficients alone would cost 2.5 ulps -- and the tail in float (the
+ * error of q <= 0.04 hardly shows next to |x| - 1 >= 1). */
+FNN_INLINE float fnn_tanh_shrink_value_f(float x, double p0, double p1, double p2)
+{
+    float ax = fabsf(x), e = fnn_exp_f(-2.0f * ax), err, d = fnn_sum_err_f(1.0f, e, &err);
+    float q = 2.0f * e / d, tail = copysignf((ax - 1.0f) + (q - q * (err / d)), x);
+    double y = ax > 1.0f ? 0.5 * x : (double)x, s = y * y, r, h, half;
+    r = y * s * (0x1.55555536fde60p-2 + s * (-0x1.1110f2a109b7ep-3 + s * (0x1.ba117bb1a0249p-5
+        + s * (-0x1.65a7c3978310ep-6 + s * (0x1.1d02d57a7633ap-7 + s * (-0x1.a4527757a8945p-9
+        + s * (0x1.e42e2f7690fdep-11 + s * -0x1.2b758252359aap-13)))))));
+    h = y - r;
+    half = (2.0 * r + 2.0 * y * (h * h)) / (1.0 + h * h);
+    return ax > 2.0f ? tail : (float)(ax > 1.0f ? half : r);
+}
+
+/* tanh^2 (1 - (1 - tanh^2) exactly: no cancellation), tanh from the series
+ * for |x| <= 1 and as 1 - q beyond. Where tanh^2 is subnormal (|x| < 1e-150)
+ * (g t) t rounds once. */
+FNN_INLINE double fnn_tanh_shrink_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double ax = fabs(x), s = x * x;
+    double t = ax > 1.0 ? 1.0 - fnn_one_minus_tanh_d(ax) : x - x * s * fnn_tanh_shrink_poly_d(s);
+    return ax < 1e-150 ? (g * t) * t : g * (t * t);
+}
+
+/* softplus: max(x, 0) + log1p(exp(-|x|)), both terms >= 0. */
+FNN_INLINE double fnn_softplus_value_d(double x, double p0, double p1, double p2)
+{
+    return (x > 0.0 ? x : 0.0) + fnn_log1p_unit_d(fnn_exp_d(-fabs(x)));
+}
+FNN_INLINE float fnn_softplus_value_f(float x, double p0, double p1, double p2)
+{
+    return (x > 0.0f ? x : 0.0f) + fnn_log1p_unit_f(fnn_exp_f(-fabsf(x)));
+}
+FNN_INLINE double fnn_softplus_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    return fnn_sigmoid_times_d(g, x);
+}
+
+/* softsign: x / (1 + |x|); 1 + |x| cannot overflow. The slope is squared
+ * after dividing so it underflows gracefully instead of overflowing. */
+FNN_INLINE double fnn_softsign_value_d(double x, double p0, double p1, double p2)
+{
+    return x / (1.0 + fabs(x));
+}
+FNN_INLINE float fnn_softsign_value_f(float x, double p0, double p1, double p2)
+{
+    return x / (1.0f + fabsf(x));
+}
+FNN_INLINE double fnn_softsign_slope_d(double x, double p0, double p1, double p2)
+{
+    double q = 1.0 / (1.0 + fabs(x));
+    return q * q;
+}
+/* Beyond 1e150 the slope is subnormal: (g q) q rounds once. */
+FNN_INLINE double fnn_softsign_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double q = 1.0 / (1.0 + fabs(x));
+    return fabs(x) > 1e150 ? (g * q) * q : g * (q * q);
+}
+
+/* sparse_plus: 0 for x <= -1, (x + 1)^2 / 4 in between, x for x >= 1. */
+#define FNN_SPARSE_PLUS(T) \
+    T h = (T)0.5 * (x + (T)1); \
+    return x <= (T)-1 ? (T)0 : (x >= (T)1 ? x : h * h)
+FNN_INLINE double fnn_sparse_plus_value_d(double x, double p0, double p1, double p2) { FNN_SPARSE_PLUS(double); }
+FNN_INLINE float fnn_sparse_plus_value_f(float x, double p0, double p1, double p2) { FNN_SPARSE_PLUS(float); }
+FNN_INLINE double fnn_sparse_plus_slope_d(double x, double p0, double p1, double p2)
+{
+    return x <= -1.0 ? 0.0 : (x >= 1.0 ? 1.0 : 0.5 * (x + 1.0));
+}
+
+/* squareplus: (x + sqrt(x^2 + b)) / 2, p0 = b >= 0.
+ * r = sqrt(x^2 + b) = hypot(x, sqrt(b)) is formed with x scaled by 2^-600
+ * when |x| > 2^500 (x^2 would overflow); b = 0 gives r = |x| directly (x^2
+ * could underflow). For x < 0 the sum cancels and is rewritten
+ * b / (2 (r + |x|)); halves are taken before adding so nothing overflows. */
+FNN_INLINE double fnn_squareplus_r_d(double x, double b)
+{
+    int big = fabs(x) > 0x1p500;
+    double s = big ? 0x1p-600 : 1.0, xs = x * s;
+    double r = sqrt(xs * xs + (b * s) * s) * (big ? 0x1p600 : 1.0);
+    return b == 0.0 ? fabs(x) : r;
+}
+FNN_INLINE double fnn_squareplus_value_d(double x, double p0, double p1, double p2)
+{
+    double r = fnn_squareplus_r_d(x, p0);
+    return x >= 0.0 ? 0.5 * x + 0.5 * r : (0.25 * p0) / (0.5 * r + 0.5 * -x);
+}
+/* float inputs: x^2 + b neither overflows nor underflows in double. */
+FNN_INLINE float fnn_squareplus_value_f(float x, double p0, double p1, double p2)
+{
+    double xd = x, r = sqrt(xd * xd + p0);
+    return (float)(xd >= 0.0 ? 0.5 * xd + 0.5 * r : (0.25 * p0) / (0.5 * r + 0.5 * -xd));
+}
+/* (1 + x / r) / 2; for x < 0, 1 + x / r = b / (r (r + |x|)). */
+FNN_INLINE double fnn_squareplus_slope_d(double x, double p0, double p1, double p2)
+{
+    double r = fnn_squareplus_r_d(x, p0);
+    double s = x >= 0.0 ? 0.5 + 0.5 * (x / r) : ((0.25 * p0) / r) / (0.5 * r + 0.5 * -x);
+    return r == 0.0 ? 0.0 : s;  /* b == 0 and x == 0: the kink of relu */
+}
+/* Below -1e150 the slope is subnormal: g enters before the last division. */
+FNN_INLINE double fnn_squareplus_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double r = fnn_squareplus_r_d(x, p0);
+    double tail = (g * ((0.25 * p0) / r)) / (0.5 * r + 0.5 * -x);
+    return x < -1e150 ? tail : g * fnn_squareplus_slope_d(x, p0, p1, p2);
+}
+
+/* silu: x sigmoid(x) = x / (1 + e) for x >= 0, and for x < 0
+ * (x / (1 + e)) * exp(x), the exp applied as p * 2^k last so that a
+ * subnormal result is rounded once. */
+FNN_INLINE double fnn_silu_value_d(double x, double p0, double p1, double p2)
+{
+    double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
+    double err, d = fnn_sum_err_d(1.0, e, &err), c = x / d;
+    c = c - c * (err / d);
+    return x >= 0.0 ? c : fnn_scale_d(c * p, k);
+}
+FNN_INLINE float fnn_silu_value_f(float x, double p0, double p1, double p2)
+{
+    float k, p = fnn_exp_parts_f(-fabsf(x), &k), e = fnn_scale_f(p, k);
+    float err, d = fnn_sum_err_f(1.0f, e, &err), c = x / d;
+    c = c - c * (err / d);
+    return x >= 0.0f ? c : fnn_scale_f(c * p, k);
+}
+/* sigma + x sigma (1 - sigma) over the common denominator (1 + e)^2:
+ * x >= 0: (1 + e + x e) / d (all terms positive); x < 0: e (1 + e + x) / d. */
+FNN_INLINE double fnn_silu_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
+    double err, d1 = fnn_sum_err_d(1.0, e, &err), d = d1 * d1, corr = 1.0 - 2.0 * err / d1;
+    return x >= 0.0 ? g * (((1.0 + e + x * e) / d) * corr)
+                    : fnn_scale_mul_d(g, (p * (1.0 + e + x) / d) * corr, k);
+}
+
+/* hard_silu (Keras 3): x relu6(x + 3) / 6. */
+#define FNN_HARD_SILU(T) return x <= (T)-3 ? (T)0 : (x >= (T)3 ? x : x * (x + (T)3) / (T)6)
+FNN_INLINE double fnn_hard_silu_value_d(double x, double p0, double p1, double p2) { FNN_HARD_SILU(double); }
+FNN_INLINE float fnn_hard_silu_value_f(float x, double p0, double p1, double p2) { FNN_HARD_SILU(float); }
+FNN_INLINE double fnn_hard_silu_slope_d(double x, double p0, double p1, double p2)
+{
+    return x <= -3.0 ? 0.0 : (x >= 3.0 ? 1.0 : (2.0 * x + 3.0) / 6.0);
+}
+
+/* mish: x tanh(softplus(x)). With e = exp(-|x|):
+ *   x >= 0: tanh(softplus(x)) = (1 + 2e) / (1 + 2e + 2e^2)
+ *   x <  0: n / (n + 2), n = e (e + 2)
+ * (nothing overflows, nothing cancels); for x < 0 the factor e is applied
+ * last, as p * 2^k, so a subnormal result rounds once. */
+FNN_INLINE double fnn_mish_value_d(double x, double p0, double p1, double p2)
+{
+    double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
+    double n = e * (e + 2.0);
+    int pos = x >= 0.0;
+    double num = pos ? 1.0 + 2.0 * e : (e + 2.0) * p;
+    double den = pos ? 1.0 + 2.0 * e + 2.0 * e * e : n + 2.0;
+    return fnn_scale_d(x * num / den, pos ? 0.0 : k);
+}
+FNN_INLINE float fnn_mish_value_f(float x, double p0, double p1, double p2)
+{
+    return (float)fnn_mish_value_d(x, p0, p1, p2);
+}
+/* tanh(sp) + x sech^2(sp) sigmoid(x), the second term in e:
+ *   x >= 0: 4 (1 + e) e^2 / ((1 + e)^2 + e^2)^2
+ *   x <  0: 4 e (1 + e) / ((1 + e)^2 + 1)^2  (and tanh(sp) = e (e + 2) / (n + 2)) */
+FNN_INLINE double fnn_mish_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    double k, p = fnn_exp_parts_d(-fabs(x), &k), e = fnn_scale_d(p, k);
+    double n = e * (e + 2.0), den_p = (1.0 + e) * (1.0 + e) + e * e;
+    double den_n = (1.0 + e) * (1.0 + e) + 1.0;
+    double pos = g * ((1.0 + 2.0 * e) / (1.0 + 2.0 * e + 2.0 * e * e)
+        + x * (4.0 * (1.0 + e) * (e * e) / (den_p * den_p)));
+    double neg = fnn_scale_mul_d(
+        g, p * ((e + 2.0) / (n + 2.0) + x * (4.0 * (1.0 + e) / (den_n * den_n))), k);
+    return x >= 0.0 ? pos : neg;
+}
+
+/* exponential: exp(x); overflows to inf exactly where exp does. */
+FNN_INLINE double fnn_exponential_value_d(double x, double p0, double p1, double p2) { return fnn_exp_d(x); }
+FNN_INLINE float fnn_exponential_value_f(float x, double p0, double p1, double p2) { return fnn_exp_f(x); }
+/* grad * exp(x) where exp(x) alone overflows but the product may not (tiny
+ * grad): exp(x/2) twice; and a zero grad gives 0, not 0 * inf = nan. */
+FNN_INLINE double fnn_exponential_vjp_d(double g, double x, double p0, double p1, double p2)
+{
+    int big = x > 709.0;
+    double k, p = fnn_exp_parts_d(big ? 0.5 * x : x, &k), h = fnn_scale_d(p, k);
+    double r = big ? (g * h) * h : fnn_scale_mul_d(g, p, k);
+    return big & (g == 0.0) ? 0.0 : r;
+}
+
+/* soft_shrink: x - t for x > t, x + t for x < -t, 0 otherwise (p0 = t). */
+FNN_INLINE double fnn_soft_shrink_value_d(double x, double p0, double p1, double p2)
+{
+    double r = x > p0 ? x - p0 : (x < -p0 ? x + p0 : 0.0);
+    return x != x ? x : r;  /* NaN must not land in the dead zone */
+}
+FNN_INLINE float fnn_soft_shrink_value_f(float x, double p0, double p1, double p2)
+{
+    return (float)fnn_soft_shrink_value_d(x, p0, p1, p2);
+}
+FNN_INLINE double fnn_soft_shrink_slope_d(double x, double p0, double p1, double p2)
+{
+    return fabs(x) > p0 ? 1.0 : 0.0;
+}
+
+/* hard_shrink: x for |x| > t, 0 otherwise; NaN fails the test, passes. */
+FNN_INLINE double fnn_hard_shrink_value_d(double x, double p0, double p1, double p2)
+{
+    return fabs(x) <= p0 ? 0.0 : x;
+}
+FNN_INLINE float fnn_hard_shrink_value_f(float x, double p0, double p1, double p2)
+{
+    return fabs((double)x) <= p0 ? 0.0f : x;
+}
+FNN_INLINE double fnn_hard_shrink_slope_d(double x, double p0, double p1, double p2)
+{
+    return fabs(x) > p0 ? 1.0 : 0.0;
+}
+
+/* threshold: x for x > threshold (p0), default_value (p1) otherwise. */
+FNN_INLINE double fnn_threshold_value_d(double x, double p0, double p1, double p2)
+{
+    return x <= p0 ? p1 : x;
+}
+FNN_INLINE float fnn_threshold_value_f(float x, double p0, double p1, double p2)
+{
+    return (double)x <= p0 ? (float)p1 : x;
+}
+FNN_INLINE double fnn_threshold_slope_d(double x, double p0, double p1, double p2)
+{
+    return x > p0 ? 1.0 : 0.0;
+}
+
+/* ------------------------------------------------------------------------
+ * Loops over a contiguous block of n elements. Float32 gradients are
+ * grad * slope in double, rounded once.
+ * ---------------------------------------------------------------------- */
+#define FNN_FORWARD_LOOPS(name)                                                      \
+FNN_CLONES static void fnn_forward_##name##_d(                                       \
+    const double* z, double* a, ptrdiff_t n, double p0, double p1, double p2)       \
+{                                                                                    \
+    ptrdiff_t k;                                                                     \
+    for (k = 0; k < n; k++) a[k] = fnn_##name##_value_d(z[k], p0, p1, p2);          \
+}                                                                                    \
+FNN_CLONES static void fnn_forward_##name##_f(                                       \
+    const float* z, float* a, ptrdiff_t n, double p0, double p1, double p2)         \
+{                                                                                    \
+    ptrdiff_t k;                                                                     \
+    for (k = 0; k < n; k++) a[k] = fnn_##name##_value_f(z[k], p0, p1, p2);          \
+}
+
+#define FNN_BACKWARD_LOOPS(name)                                                     \
+FNN_CLONES static void fnn_backward_##name##_d(                                      \
+    const double* z, const double* g, double* gz, ptrdiff_t n,                      \
+    double p0, double p1, double p2)                                                 \
+{                                                                                    \
+    ptrdiff_t k;                                                                     \
+    for (k = 0; k < n; k++) gz[k] = fnn_##name##_vjp_d(g[k], z[k], p0, p1, p2);     \
+}                                                                                    \
+FNN_CLONES static void fnn_backward_##name##_f(                                      \
+    const float* z, const float* g, float* gz, ptrdiff_t n,                         \
+    double p0, double p1, double p2)                                                 \
+{                                                                                    \
+    ptrdiff_t k;                                                                     \
+    for (k = 0; k < n; k++) gz[k] = (float)fnn_##name##_vjp_d(g[k], z[k], p0, p1, p2); \
+}
+
+/* g * slope for the kinds whose slope has no exponential tail. */
+#define FNN_VJP_FROM_SLOPE(name)                                                     \
+FNN_INLINE double fnn_##name##_vjp_d(double g, double x, double p0, double p1, double p2) \
+{                                                                                    \
+    return g * fnn_##name##_slope_d(x, p0, p1, p2);                                  \
+}
+
+#define FNN_ELEMENTWISE(name) FNN_FORWARD_LOOPS(name) FNN_BACKWARD_LOOPS(name)
+
+FNN_VJP_FROM_SLOPE(linear)
+FNN_VJP_FROM_SLOPE(relu)
+FNN_VJP_FROM_SLOPE(leaky_relu)
+FNN_VJP_FROM_SLOPE(relu6)
+FNN_VJP_FROM_SLOPE(hard_sigmoid)
+FNN_VJP_FROM_SLOPE(sparse_sigmoid)
+FNN_VJP_FROM_SLOPE(hard_tanh)
+FNN_VJP_FROM_SLOPE(sparse_plus)
+FNN_VJP_FROM_SLOPE(hard_silu)
+FNN_VJP_FROM_SLOPE(soft_shrink)
+FNN_VJP_FROM_SLOPE(hard_shrink)
+FNN_VJP_FROM_SLOPE(threshold)
+
+FNN_ELEMENTWISE(linear)
+FNN_ELEMENTWISE(relu)
+FNN_ELEMENTWISE(leaky_relu)
+FNN_ELEMENTWISE(relu6)
+FNN_ELEMENTWISE(elu)
+FNN_ELEMENTWISE(selu)
+FNN_ELEMENTWISE(celu)
+FNN_ELEMENTWISE(gelu_tanh)
+FNN_ELEMENTWISE(sigmoid)
+FNN_ELEMENTWISE(hard_sigmoid)
+FNN_ELEMENTWISE(sparse_sigmoid)
+FNN_ELEMENTWISE(log_sigmoid)
+FNN_ELEMENTWISE(tanh)
+FNN_ELEMENTWISE(hard_tanh)
+FNN_ELEMENTWISE(tanh_shrink)
+FNN_ELEMENTWISE(softplus)
+FNN_ELEMENTWISE(softsign)
+FNN_ELEMENTWISE(sparse_plus)
+FNN_ELEMENTWISE(squareplus)
+FNN_ELEMENTWISE(silu)
+FNN_ELEMENTWISE(hard_silu)
+FNN_ELEMENTWISE(mish)
+FNN_ELEMENTWISE(exponential)
+FNN_ELEMENTWISE(soft_shrink)
+FNN_ELEMENTWISE(hard_shrink)
+FNN_ELEMENTWISE(threshold)
+
+/* z[j] += bias[j] for a row of n elements (the dense layer's fused bias). */
+FNN_CLONES static void fnn_add_bias_d(double* z, const double* bias, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) z[j] = z[j] + bias[j];
+}
+FNN_CLONES static void fnn_add_bias_f(float* z, const float* bias, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) z[j] = z[j] + bias[j];
+}
+
+/* ------------------------------------------------------------------------
+ * Row-wise kinds. Reductions use 16 partial results in a fixed order, so a
+ * row's result depends neither on its address nor on the vector width.
+ * ---------------------------------------------------------------------- */
+#define FNN_PARTS 16
+
+#define FNN_ROW_MAX(T)                                                                 \
+    T part[FNN_PARTS], m;                                                             \
+    ptrdiff_t j, l;                                                                   \
+    for (l = 0; l < FNN_PARTS; l++) part[l] = -INFINITY;                              \
+    for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)                                   \
+        for (l = 0; l < FNN_PARTS; l++) part[l] = z[j + l] > part[l] ? z[j + l] : part[l]; \
+    for (; j < n; j++) part[0] = z[j] > part[0] ? z[j] : part[0];                     \
+    m = part[0];                                                                      \
+    for (l = 1; l < FNN_PARTS; l++) m = part[l] > m ? part[l] : m;                    \
+    return m
+
+/* Largest non-NaN entry (-inf for an empty or all-NaN row); NaN entries
+ * propagate later through exp. */
+FNN_INLINE double fnn_row_max_d(const double* z, ptrdiff_t n) { FNN_ROW_MAX(double); }
+FNN_INLINE float fnn_row_max_f(const float* z, ptrdiff_t n) { FNN_ROW_MAX(float); }
+
+#define FNN_ROW_SUM(T)                                                                 \
+    double part[FNN_PARTS], s;                                                        \
+    ptrdiff_t j, l;                                                                   \
+    for (l = 0; l < FNN_PARTS; l++) part[l] = 0.0;                                    \
+    for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)                                   \
+        for (l = 0; l < FNN_PARTS; l++) part[l] += (double)v[j + l];                  \
+    for (; j < n; j++) part[0] += (double)v[j];                                       \
+    s = part[0];                                                                      \
+    for (l = 1; l < FNN_PARTS; l++) s += part[l];                                     \
+    return s
+
+/* Sum in double. */
+FNN_INLINE double fnn_row_sum_d(const double* v, ptrdiff_t n) { FNN_ROW_SUM(double); }
+FNN_INLINE double fnn_row_sum_f(const float* v, ptrdiff_t n) { FNN_ROW_SUM(float); }
+
+/* exp(x - m) with d = x - m rounded and its exact error (TwoSum) applied to
+ * first order: exp(d) (1 + err) is exp(x - m) to ~1 ulp even for d ~ -700,
+ * where the rounding of d alone costs hundreds of ulps. err is 0 when d
+ * overflowed (x - m < -DBL_MAX: TwoSum would give nan). */
+FNN_INLINE double fnn_shifted_d(double x, double m, double* err)
+{
+    double d = x - m, bp = d - x;
+    *err = d >= -DBL_MAX ? (x - (d - bp)) + (-m - bp) : 0.0;
+    return d;
+}
+FNN_INLINE float fnn_shifted_f(float x, float m, float* err)
+{
+    float d = x - m, bp = d - x;
+    *err = d >= -FLT_MAX ? (x - (d - bp)) + (-m - bp) : 0.0f;
+    return d;
+}
+
+/* softmax: exp(z - max) / sum exp(z - max); every exponent <= 0. */
+FNN_CLONES static void fnn_softmax_row_d(const double* z, double* a, ptrdiff_t n)
+{
+    double m = fnn_row_max_d(z, n), err, d, total;
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        d = fnn_shifted_d(z[j], m, &err);
+        a[j] = fnn_exp_d(d) * (1.0 + err);
+    }
+    total = fnn_row_sum_d(a, n);
+    for (j = 0; j < n; j++) a[j] = a[j] / total;
+}
+/* float32: the exponentials in float, their sum in double. */
+FNN_CLONES static void fnn_softmax_row_f(const float* z, float* a, ptrdiff_t n)
+{
+    float m = fnn_row_max_f(z, n), err, d;
+    double inv;
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        d = fnn_shifted_f(z[j], m, &err);
+        a[j] = fnn_exp_f(d) * (1.0f + err);
+    }
+    inv = 1.0 / fnn_row_sum_f(a, n);
+    for (j = 0; j < n; j++) a[j] = (float)(a[j] * inv);
+}
+
+/* J^T g = a * (g - <g, a>) */
+FNN_CLONES static void fnn_softmax_row_backward_d(
+    const double* a, const double* g, double* gz, ptrdiff_t n)
+{
+    double part[FNN_PARTS], dot;
+    ptrdiff_t j, l;
+    for (l = 0; l < FNN_PARTS; l++) part[l] = 0.0;
+    for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)
+        for (l = 0; l < FNN_PARTS; l++) part[l] += g[j + l] * a[j + l];
+    for (; j < n; j++) part[0] += g[j] * a[j];
+    dot = part[0];
+    for (l = 1; l < FNN_PARTS; l++) dot += part[l];
+    for (j = 0; j < n; j++) gz[j] = a[j] * (g[j] - dot);
+}
+FNN_CLONES static void fnn_softmax_row_backward_f(
+    const float* a, const float* g, float* gz, ptrdiff_t n)
+{
+    double part[FNN_PARTS], dot;
+    ptrdiff_t j, l;
+    for (l = 0; l < FNN_PARTS; l++) part[l] = 0.0;
+    for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)
+        for (l = 0; l < FNN_PARTS; l++) part[l] += (double)g[j + l] * a[j + l];
+    for (; j < n; j++) part[0] += (double)g[j] * a[j];
+    dot = part[0];
+    for (l = 1; l < FNN_PARTS; l++) dot += part[l];
+    for (j = 0; j < n; j++) gz[j] = (float)(a[j] * (g[j] - dot));
+}
+
+/* log_softmax: (z - max) - log1p(s), s the sum of exp(z - max) over all but
+ * one maximal entry: log1p keeps full accuracy when one logit dominates,
+ * and the final subtraction adds two non-positive terms. Ties with the
+ * maximum contribute exp(0) = 1 each, counted exactly (minus the one left
+ * out). exp values are parked in a (the output) between the passes. */
+#define FNN_LOG_SOFTMAX_ROW(T, S)                                                      \
+    T m = fnn_row_max_##S(z, n), err, d;                                              \
+    double rest, log_total;                                                           \
+    ptrdiff_t j, ties = 0;                                                            \
+    for (j = 0; j < n; j++) {                                                         \
+        d = fnn_shifted_##S(z[j], m, &err);                                           \
+        ties += d == (T)0;                                                            \
+        a[j] = d == (T)0 ? (T)0 : fnn_exp_##S(d) * ((T)1 + err);                      \
+    }                                                                                 \
+    rest = fnn_row_sum_##S(a, n) + (double)(ties - 1);                                \
+    log_total = log1p(rest);                                                          \
+    for (j = 0; j < n; j++) {                                                         \
+        d = fnn_shifted_##S(z[j], m, &err);                                           \
+        a[j] = (T)((d - log_total) + err);                                            \
+    }
+
+FNN_CLONES static void fnn_log_softmax_row_d(const double* z, double* a, ptrdiff_t n)
+{
+    FNN_LOG_SOFTMAX_ROW(double, d)
+}
+FNN_CLONES static void fnn_log_softmax_row_f(const float* z, float* a, ptrdiff_t n)
+{
+    FNN_LOG_SOFTMAX_ROW(float, f)
+}
+
+/* J^T g = g - softmax * sum(g), softmax = exp(log_softmax) */
+#define FNN_LOG_SOFTMAX_BACKWARD(T)                                                    \
+    double total = fnn_row_sum_##T(g, n);                                              \
+    ptrdiff_t j;                                                                      \
+    for (j = 0; j < n; j++) gz[j] = g[j] - fnn_exp_d(a[j]) * total;
+
+FNN_CLONES static void fnn_log_softmax_row_backward_d(
+    const double* a, const double* g, double* gz, ptrdiff_t n)
+{
+    FNN_LOG_SOFTMAX_BACKWARD(d)
+}
+FNN_CLONES static void fnn_log_softmax_row_backward_f(
+    const float* a, const float* g, float* gz, ptrdiff_t n)
+{
+    FNN_LOG_SOFTMAX_BACKWARD(f)
+}
+
+/* glu: z = [u, v] (halves of the row), a = u sigmoid(v), as silu: for v < 0
+ * (u / (1 + e)) * exp(v) with the exponent applied last. */
+FNN_CLONES static void fnn_glu_row_d(const double* z, double* a, ptrdiff_t n_out)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n_out; j++) {
+        double u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_d(-fabs(v), &k), err;
+        double d = fnn_sum_err_d(1.0, fnn_scale_d(p, k), &err), c = u / d;
+        c = c - c * (err / d);
+        a[j] = v >= 0.0 ? c : fnn_scale_d(c * p, k);
+    }
+}
+FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_out)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n_out; j++) {
+        float u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_wide_f(-fabsf(v), &k), err;
+        float d = fnn_sum_err_f(1.0f, fnn_scale3_f(p, k), &err), c = u / d;
+        c = c - c * (err / d);
+        a[j] = v >= 0.0f ? c : fnn_scale3_f(c * p, k);
+    }
+}
+
+/* d a_j / d u_j = sigmoid(v_j), d a_j / d v_j = u_j sigmoid'(v_j); u times
+ * sigmoid' (<= |u| / 4) is formed before multiplying by g so the product
+ * overflows only when the exact result does. */
+#define FNN_GLU_BACKWARD(T)                                                            \
+    ptrdiff_t j;                                                                      \
+    for (j = 0; j < n_out; j++) {                                                     \
+        double v = z[n_out + j];                                                      \
+        gz[j] = (T)fnn_sigmoid_times_d(g[j], v);                                        \
+        gz[n_out + j] = (T)(g[j] * fnn_sigmoid_deriv_times_d(z[j], v));                 \
+    }
+
+FNN_CLONES static void fnn_glu_row_backward_d(
+    const double* z, const double* g, double* gz, ptrdiff_t n_out)
+{
+    FNN_GLU_BACKWARD(double)
+}
+FNN_CLONES static void fnn_glu_row_backward_f(
+    const float* z, const float* g, float* gz, ptrdiff_t n_out)
+{
+    FNN_GLU_BACKWARD(float)
+}
+
+#endif /* FASTNN_ACTIVATIONS_SIMD_H */

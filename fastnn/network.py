@@ -306,11 +306,16 @@ class Network:
         objective : float
         grad : ndarray of shape (n_params,)
             Gradient of the objective (with ``loss_normalizer`` = 1) with
-            respect to ``params``, in the same flat layout.
+            respect to ``params``, in the same flat layout; all NaN when the
+            objective is not finite.
         """
         grad = np.empty(self.n_params, dtype=self.dtype)
         objective = self._objective(X, Y, sample_weight, alpha, loss_normalizer, params,
                                     probability_floor, grad)
+        if not np.isfinite(objective):
+            # The kernels stop before the backward pass: say so rather than
+            # hand back whatever the buffer held.
+            grad.fill(np.nan)
         return objective, grad
 
     def objective(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,

@@ -266,3 +266,10 @@ def test_objective_alone_equals_the_objective_of_loss_gradient(loss):
     objective, _ = net.loss_gradient(X, Y, sw, alpha=0.3, loss_normalizer=2.0)
     assert net.objective(X, Y, sw, alpha=0.3, loss_normalizer=2.0) == pytest.approx(
         objective, rel=1e-14)
+
+
+def test_gradient_of_a_non_finite_objective_is_nan_not_stale_memory():
+    net = Network((2, 3, 1)).initialize(0)
+    objective, grad = net.loss_gradient(np.array([[1.0, 2.0]]), np.array([[np.inf]]))
+    assert not np.isfinite(objective)
+    assert np.isnan(grad).all()

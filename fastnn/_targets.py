@@ -134,11 +134,6 @@ class ClassifierTargets:
         tags.classifier_tags.multi_label = True
         return tags
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
-
 
 class RegressorTargets:
     """Real targets, one or several outputs; squared error or Poisson loss."""

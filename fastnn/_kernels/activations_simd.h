@@ -254,9 +254,17 @@ FNN_INLINE double fnn_sigmoid_vjp_d(double g, double x, double p0, double p1, do
 
 /* hard_sigmoid (Keras 3): relu6(x + 3) / 6, written (x + 3) / 6 (exact
  * near -3, where x / 6 + 0.5 would cancel). */
-#define FNN_HARD_SIGMOID(T) return x <= (T)-3 ? (T)0 : (x >= (T)3 ? (T)1 : (x + (T)3) / (T)6)
-FNN_INLINE double fnn_hard_sigmoid_value_d(double x, double p0, double p1, double p2) { FNN_HARD_SIGMOID(double); }
-FNN_INLINE float fnn_hard_sigmoid_value_f(float x, double p0, double p1, double p2) { FNN_HARD_SIGMOID(float); }
+FNN_INLINE double fnn_hard_sigmoid_value_d(double x, double p0, double p1, double p2)
+{
+    return x <= -3.0 ? 0.0 : (x >= 3.0 ? 1.0 : (x + 3.0) / 6.0);
+}
+/* float32: (x + 3) / 6 in double (x + 3 exact, times 1/6 within 2^-53),
+ * rounded once to float. */
+FNN_INLINE float fnn_hard_sigmoid_value_f(float x, double p0, double p1, double p2)
+{
+    double xd = x;
+    return (float)(xd <= -3.0 ? 0.0 : (xd >= 3.0 ? 1.0 : (xd + 3.0) * (1.0 / 6.0)));
+}
 FNN_INLINE double fnn_hard_sigmoid_slope_d(double x, double p0, double p1, double p2)
 {
     return (x > -3.0) & (x < 3.0) ? 1.0 / 6.0 : 0.0;
@@ -391,7 +399,7 @@ FNN_INLINE double fnn_softsign_value_d(double x, double p0, double p1, double p2
 }
 FNN_INLINE float fnn_softsign_value_f(float x, double p0, double p1, double p2)
 {
-    return x / (1.0f + fabsf(x));
+    return (float)fnn_softsign_value_d(x, p0, p1, p2);  /* rounded once */
 }
 FNN_INLINE double fnn_softsign_slope_d(double x, double p0, double p1, double p2)
 {
@@ -424,8 +432,14 @@ FNN_INLINE double fnn_sparse_plus_slope_d(double x, double p0, double p1, double
 FNN_INLINE double fnn_squareplus_r_d(double x, double b)
 {
     int big = fabs(x) > 0x1p500;
-    double s = big ? 0x1p-600 : 1.0, xs = x * s;
-    double r = sqrt(xs * xs + (b * s) * s) * (big ? 0x1p600 : 1.0);
+    double s = big ? 0x1p-600 : 1.0, xs = x * s, bs = (b * s) * s;
+    /* x^2 + b as hi + lo (fma and TwoSum), then one Newton step on
+     * sqrt(hi): r within about half an ulp, like hypot. */
+    double p = xs * xs, p_lo = fma(xs, xs, -p), hi = p + bs, t = hi - p;
+    double lo = ((p - (hi - t)) + (bs - t)) + p_lo;
+    double r = sqrt(hi);
+    r = r + (fma(-r, r, hi) + lo) / (2.0 * r);
+    r = r * (big ? 0x1p600 : 1.0);
     return b == 0.0 ? fabs(x) : r;
 }
 FNN_INLINE double fnn_squareplus_value_d(double x, double p0, double p1, double p2)
@@ -482,9 +496,16 @@ FNN_INLINE double fnn_silu_vjp_d(double g, double x, double p0, double p1, doubl
 }
 
 /* hard_silu (Keras 3): x relu6(x + 3) / 6. */
-#define FNN_HARD_SILU(T) return x <= (T)-3 ? (T)0 : (x >= (T)3 ? x : x * (x + (T)3) / (T)6)
-FNN_INLINE double fnn_hard_silu_value_d(double x, double p0, double p1, double p2) { FNN_HARD_SILU(double); }
-FNN_INLINE float fnn_hard_silu_value_f(float x, double p0, double p1, double p2) { FNN_HARD_SILU(float); }
+FNN_INLINE double fnn_hard_silu_value_d(double x, double p0, double p1, double p2)
+{
+    return x <= -3.0 ? 0.0 : (x >= 3.0 ? x : x * (x + 3.0) / 6.0);
+}
+/* float32: x (x + 3) exact in double, / 6 as * (1/6), rounded once to float. */
+FNN_INLINE float fnn_hard_silu_value_f(float x, double p0, double p1, double p2)
+{
+    double xd = x;
+    return (float)(xd <= -3.0 ? 0.0 : (xd >= 3.0 ? xd : xd * (xd + 3.0) * (1.0 / 6.0)));
+}
 FNN_INLINE double fnn_hard_silu_slope_d(double x, double p0, double p1, double p2)
 {
     return x <= -3.0 ? 0.0 : (x >= 3.0 ? 1.0 : (2.0 * x + 3.0) / 6.0);

@@ -378,6 +378,17 @@ cdef ActivationSpec* _make_specs(const int[::1] kinds, const double[:, ::1] para
     return specs
 
 
+cdef NetworkShape _network_shape(const Py_ssize_t[:, ::1] layers, const ActivationSpec* specs,
+                                 int loss_kind, double probability_floor) noexcept:
+    cdef NetworkShape net
+    net.n_layers = layers.shape[0]
+    net.layers = &layers[0, 0]
+    net.specs = specs
+    net.loss_kind = loss_kind
+    net.probability_floor = probability_floor
+    return net
+
+
 cdef _check_network(const Py_ssize_t[:, ::1] layers, const int[::1] kinds,
                     Py_ssize_t n_params):
     cdef Py_ssize_t l
@@ -560,13 +571,8 @@ def train_epoch(
     if not 0 <= probability_floor < 0.5:
         raise ValueError(f"probability_floor must be in [0, 0.5), got {probability_floor}")
 
-    cdef NetworkShape net
     cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
-    net.n_layers = L
-    net.layers = &layers[0, 0]
-    net.specs = specs
-    net.loss_kind = loss_kind
-    net.probability_floor = probability_floor
+    cdef NetworkShape net = _network_shape(layers, specs, loss_kind, probability_floor)
     cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
     cdef const SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
     cdef const floating* y_ptr = cptr2(Y)
@@ -635,13 +641,8 @@ def loss_and_gradient(
         raise ValueError(f"probability_floor must be in [0, 0.5), got {probability_floor}")
     _check_workspace(layers, offsets, n_samples, True, workspace.shape[0])
 
-    cdef NetworkShape net
     cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
-    net.n_layers = L
-    net.layers = &layers[0, 0]
-    net.specs = specs
-    net.loss_kind = loss_kind
-    net.probability_floor = probability_floor
+    cdef NetworkShape net = _network_shape(layers, specs, loss_kind, probability_floor)
     cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
     cdef const SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
     cdef const floating* y_ptr = cptr2(Y)
@@ -692,13 +693,8 @@ def forward(
     if n_samples == 0:
         return
 
-    cdef NetworkShape net
     cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
-    net.n_layers = L
-    net.layers = &layers[0, 0]
-    net.specs = specs
-    net.loss_kind = 0
-    net.probability_floor = 0
+    cdef NetworkShape net = _network_shape(layers, specs, 0, 0.0)
     cdef Py_ssize_t n_features = layers[0, LAYER_N_IN], n_outputs = layers[L - 1, LAYER_N_OUT]
     cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
     cdef SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL

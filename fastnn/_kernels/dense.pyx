@@ -71,29 +71,45 @@ cdef void dense_affine(
     _add_bias(Z, b, n_rows, n_z)
 
 
-cdef double dense_backward(
-    const floating* A_in, const floating* W, const floating* dZ,
-    floating* dW, floating* db, floating* dA_in, double l2,
-    Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_z,
-) noexcept nogil:
-    cdef Py_ssize_t i, j, n_weights = n_in * n_z
-    cdef floating beta = 0
+cdef inline double _seed_penalty(const floating* W, floating* dW, Py_ssize_t n,
+                                 double l2) noexcept nogil:
+    """dW = l2 * W; returns ||W||^2 when l2 != 0, else 0."""
     cdef double squared_norm = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        squared_norm += <double>W[i] * W[i]
+        dW[i] = <floating>l2 * W[i]
+    return squared_norm if l2 != 0 else 0.0
+
+
+cdef inline void _column_sums(const floating* dZ, floating* db, Py_ssize_t n_rows,
+                              Py_ssize_t n_z) noexcept nogil:
+    """db = sum over the rows of dZ (n_rows, n_z): the bias gradient."""
+    cdef Py_ssize_t i, j
     cdef const floating* row
-    if l2 != 0:
-        # Seed dW with the L2 term and let gemm accumulate onto it (beta = 1):
-        # the penalty costs one pass over W, which also yields ||W||^2.
-        for i in range(n_weights):
-            squared_norm += <double>W[i] * W[i]
-            dW[i] = <floating>l2 * W[i]
-        beta = 1
-    matmul(True, False, n_in, n_z, n_rows, <floating>1, A_in, dZ, beta, dW)
     for j in range(n_z):
         db[j] = 0
     for i in range(n_rows):
         row = dZ + i * n_z
         for j in range(n_z):
             db[j] += row[j]
+
+
+cdef double dense_backward(
+    const floating* A_in, const floating* W, const floating* dZ,
+    floating* dW, floating* db, floating* dA_in, double l2,
+    Py_ssize_t n_rows, Py_ssize_t n_in, Py_ssize_t n_z,
+) noexcept nogil:
+    cdef Py_ssize_t n_weights = n_in * n_z
+    cdef floating beta = 0
+    cdef double squared_norm = 0
+    if l2 != 0:
+        # Seed dW with the L2 term and let gemm accumulate onto it (beta = 1):
+        # the penalty costs one pass over W, which also yields ||W||^2.
+        squared_norm = _seed_penalty(W, dW, n_weights, l2)
+        beta = 1
+    matmul(True, False, n_in, n_z, n_rows, <floating>1, A_in, dZ, beta, dW)
+    _column_sums(dZ, db, n_rows, n_z)
     if dA_in != NULL:
         matmul(False, True, n_rows, n_in, n_z, <floating>1, dZ, W, <floating>0, dA_in)
     return squared_norm
@@ -153,22 +169,15 @@ cdef double sparse_backward(
     # dW = X^T dZ + l2 W, accumulated row by row of X: each non-zero (r, c)
     # adds value * dZ[k] to row c of dW.
     cdef const floating* data = <const floating*>X.data
-    cdef Py_ssize_t i, j, k, p, r, n_weights = n_in * n_z
-    cdef double squared_norm = 0
+    cdef Py_ssize_t j, k, p, r, n_weights = n_in * n_z
+    cdef double squared_norm
     cdef floating v
     cdef floating* dw_row
     cdef const floating* dz_row
-    for i in range(n_weights):
-        squared_norm += <double>W[i] * W[i]
-        dW[i] = <floating>l2 * W[i]
-    if l2 == 0:
-        squared_norm = 0
-    for j in range(n_z):
-        db[j] = 0
+    squared_norm = _seed_penalty(W, dW, n_weights, l2)
+    _column_sums(dZ, db, n_rows, n_z)
     for k in range(n_rows):
         dz_row = dZ + k * n_z
-        for j in range(n_z):
-            db[j] += dz_row[j]
         r = _source_row(X, k)
         for p in range(X.indptr[r], X.indptr[r + 1]):
             v = data[p]

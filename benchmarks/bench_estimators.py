@@ -6,7 +6,11 @@ The issue's workloads: Adam, a fixed number of epochs (``tol=0``), random data
 with 10 classes. For each, the time of
 
 * ``sklearn``: ``sklearn.neural_network.MLPClassifier.fit``;
-* ``fastnn``: ``fastnn.MLPClassifier.fit`` with the same parameters;
+* ``fastnn``: ``fastnn.MLPClassifier.fit`` with the same parameters, as it
+  runs by default: each batch split across the cores, BLAS on one thread;
+* ``fastnn blas``: the same fit with OpenMP limited to one thread, so the
+  batch is not split and BLAS threads the matrix products instead (the other
+  way to use the cores; see ``fastnn/_parallel.py``);
 * ``gemm bound``: only the matrix products of the same epochs (forward, and the
   two gradient products per layer) with numpy's matmul, no activations, loss or
   update: a floor no implementation on this BLAS can beat;
@@ -26,6 +30,7 @@ import warnings
 import numpy as np
 from sklearn import neural_network as sk_nn
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_kernels import median_times  # noqa: E402
@@ -58,6 +63,11 @@ def fit_quietly(estimator, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator.fit(X, y)
+
+
+def fit_blas_threaded(estimator, X, y):
+    with threadpool_limits(1, user_api="openmp"):
+        fit_quietly(estimator, X, y)
 
 
 def gemm_bound(X, hidden, n_outputs, batch_size, epochs):
@@ -118,6 +128,7 @@ def bench_workload(name, spec, repeats, quick):
     contenders = {
         "sklearn": lambda: fit_quietly(sk_nn.MLPClassifier(**params), X, y),
         "fastnn": lambda: fit_quietly(fastnn.MLPClassifier(**params), X, y),
+        "fastnn blas": lambda: fit_blas_threaded(fastnn.MLPClassifier(**params), X, y),
         "gemm bound": gemm_bound(X, hidden, 10, batch_size, epochs),
     }
     torch_run = torch_fit(X, y, hidden, batch_size, epochs)
@@ -160,16 +171,22 @@ def main(argv=None):
     print(f"fastnn {fastnn.__version__}, numpy {np.__version__}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"{'workload':32s} {'sklearn s':>10s} {'fastnn s':>10s} {'ratio':>7s} "
-          f"{'target':>7s} {'gemm s':>8s} {'vs gemm':>8s} {'torch s':>8s}")
+          f"{'target':>7s} {'gemm s':>8s} {'vs gemm':>8s} {'torch s':>8s} "
+          f"{'vs torch':>8s} {'blas-thr s':>10s} {'ratio':>7s}")
     for name, spec in WORKLOADS.items():
         if args.only and not any(part in name for part in args.only):
             continue
         name, times, target = bench_workload(name, spec, args.repeats, args.quick)
         ratio = times["fastnn"] / times["sklearn"]
-        torch_time = f"{times['torch']:8.3f}" if "torch" in times else f"{'-':>8s}"
+        if "torch" in times:
+            torch_time = f"{times['torch']:8.3f} {times['fastnn'] / times['torch']:8.2f}"
+        else:
+            torch_time = f"{'-':>8s} {'-':>8s}"
         print(f"{name:32s} {times['sklearn']:10.3f} {times['fastnn']:10.3f} {ratio:7.3f} "
               f"{target:7.2f} {times['gemm bound']:8.3f} "
-              f"{times['fastnn'] / times['gemm bound']:8.2f} {torch_time}", flush=True)
+              f"{times['fastnn'] / times['gemm bound']:8.2f} {torch_time} "
+              f"{times['fastnn blas']:10.3f} "
+              f"{times['fastnn blas'] / times['sklearn']:7.3f}", flush=True)
     for method, (ours, theirs) in bench_predict_latency(args.repeats).items():
         print(f"one-row {method:14s} sklearn {theirs * 1e6:7.1f} us, fastnn "
               f"{ours * 1e6:6.1f} us, ratio {ours / theirs:.3f} (target 0.1)")

@@ -345,11 +345,9 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
                        network.params.copy(), n_features_in, feature_names_in, labels)
         stochastic = solver in STOCHASTIC_SOLVERS
         if first_pass:
-            progress = _Progress.fresh(stochastic, early_stopping and stochastic,
-                                       network.params)
+            progress = _Progress.fresh(stochastic, early_stopping, network.params)
         else:
-            progress = _Progress.resume(self, early_stopping and stochastic,
-                                        network.params)
+            progress = _Progress.resume(self, early_stopping, network.params)
 
         meta = {"n_features_in_": n_features_in, "feature_names_in_": feature_names_in,
                 "n_outputs_": n_outputs, "n_layers_": len(layer_sizes),

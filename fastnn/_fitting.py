@@ -432,6 +432,9 @@ class _FitRun:
         """
         est, net = self.estimator, self.network
         X, Y, sample_weight = self.X, self.Y, self.sample_weight
+        early_stopping = est._hyperparameter("early_stopping")
+        if early_stopping:
+            X, Y, sample_weight = self._split_validation(X, Y, sample_weight)
         k, dtype = self.loss_normalizer, net.dtype
         alpha = self.alpha * k
 
@@ -449,7 +452,14 @@ class _FitRun:
             params = np.array(intermediate_result.x, dtype=dtype)
             self._publish(params)
             self._record_epoch(intermediate_result.fun, 0)
-            if self._notify(None, None):
+            score = val_loss = None
+            if early_stopping:
+                # Only the validation rule: L-BFGS has its own stopping tests
+                # on the training loss (ftol/gtol).
+                score, val_loss = self._update_no_improvement()
+            if self._notify(score, val_loss) or (
+                    early_stopping
+                    and self.progress._no_improvement_count > self.n_iter_no_change):
                 stop.append(True)
                 raise StopIteration
             self._begin_epoch()
@@ -476,7 +486,10 @@ class _FitRun:
             # L-BFGS-B gives up at a non-finite loss, leaving finite parameters
             # that are no solution: a divergence like any other.
             raise ValueError(NON_FINITE_MESSAGE)
-        self._publish(np.array(result.x, dtype=dtype))
+        if early_stopping and self.progress.validation_scores_:
+            self._publish(self.progress._best_params)
+        else:
+            self._publish(np.array(result.x, dtype=dtype))
         self._end_sklearn_callbacks()
 
 

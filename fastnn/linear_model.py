@@ -33,6 +33,8 @@ _PARAMETERS_DOC = """
         Step size of 'sgd' and 'adam'.
     batch_size : int or 'auto', default='auto'
         Minibatch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
+        They apply ``alpha`` per minibatch, as scikit-learn's MLP does (see
+        :class:`fastnn.MLPClassifier`), so it weighs more than under 'lbfgs'.
     random_state : int, RandomState instance or None, default=None
         Initial weights and epoch orders.
     verbose : bool, default=False

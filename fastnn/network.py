@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from fastnn import activations as _activations
 from fastnn._kernels import training as _training
+from fastnn._parallel import single_threaded_blas, training_threads
 from fastnn._kernels.losses import LOSS_KINDS
 
 #: Each loss and the output activation it is fused with.
@@ -235,13 +236,16 @@ class Network:
                              f"got {sample_weight.shape}")
         return sample_weight
 
-    def _training_workspace(self, n_rows):
-        # Cached per batch size, so a fit allocates its buffers once.
-        if n_rows not in self._training_workspaces:
-            offsets, size = _training.workspace_layout(self.layers, n_rows, True)
+    def _training_workspace(self, n_rows, n_threads=1):
+        # Cached per batch size and thread count, so a fit allocates its
+        # buffers once: one block per thread of ceil(n_rows / n_threads) rows.
+        key = (n_rows, n_threads)
+        if key not in self._training_workspaces:
+            rows_per_thread = -(-n_rows // n_threads)
+            offsets, size = _training.workspace_layout(self.layers, rows_per_thread, True)
             self._training_workspaces = {
-                n_rows: (offsets, np.empty(size, dtype=self.dtype))}
-        return self._training_workspaces[n_rows]
+                key: (offsets, np.empty(n_threads * size, dtype=self.dtype))}
+        return self._training_workspaces[key]
 
     # -- computation ----------------------------------------------------
 
@@ -345,7 +349,7 @@ class Network:
 
     def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
                     alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False,
-                    probability_floor=0.0):
+                    probability_floor=0.0, n_threads=None):
         """One epoch of minibatch training in compiled code, updating ``params``.
 
         Parameters
@@ -372,6 +376,11 @@ class Network:
         probability_floor : float in [0, 0.5), default=0
             Report cross-entropies of probabilities clipped to
             ``[floor, 1 - floor]`` (see :meth:`loss_gradient`).
+        n_threads : int, optional
+            Threads that split each batch by rows, BLAS held to one thread
+            meanwhile. Default: OpenMP's limit for this thread, fewer for
+            small batches (see :mod:`fastnn._parallel`). Results depend on it
+            only through the rounding of the gradient's sum over threads.
 
         Returns
         -------
@@ -392,23 +401,31 @@ class Network:
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         batch_size = int(min(batch_size, n_samples))
-        offsets, workspace = self._training_workspace(batch_size)
+        if n_threads is None:
+            n_threads = training_threads(batch_size)
+        elif not isinstance(n_threads, numbers.Integral) or n_threads < 1:
+            raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+        n_threads = int(n_threads)
+        offsets, workspace = self._training_workspace(batch_size, n_threads)
         state = optimizer.ensure_state(self.n_params, self.dtype)
-        grads = self._gradient_buffer()
-        status, total, _, adam_step = _training.train_epoch(
-            self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
-            sample_weight, order, batch_size, self.params, grads, state,
-            optimizer.config(), getattr(optimizer, "t", 0), float(alpha),
-            float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals),
-            probability_floor=float(probability_floor), **csr)
+        grads = self._gradient_buffer(n_threads)
+        with single_threaded_blas(n_threads > 1):
+            status, total, _, adam_step = _training.train_epoch(
+                self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
+                sample_weight, order, batch_size, self.params, grads, state,
+                optimizer.config(), getattr(optimizer, "t", 0), float(alpha),
+                float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals),
+                probability_floor=float(probability_floor), n_threads=n_threads, **csr)
         if hasattr(optimizer, "t"):
             optimizer.t = adam_step
         return _STATUS_NAMES[status], total / n_samples
 
-    def _gradient_buffer(self):
+    def _gradient_buffer(self, n_threads):
+        # One gradient block per training thread.
+        size = n_threads * self.n_params
         buffer = getattr(self, "_grads", None)
-        if buffer is None or buffer.dtype != self.dtype or buffer.shape != (self.n_params,):
-            buffer = self._grads = np.empty(self.n_params, dtype=self.dtype)
+        if buffer is None or buffer.dtype != self.dtype or buffer.shape != (size,):
+            buffer = self._grads = np.empty(size, dtype=self.dtype)
         return buffer
 
     def __repr__(self):

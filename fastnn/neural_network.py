@@ -30,7 +30,10 @@ _COMMON_PARAMETERS_DOC = """
         compiled minibatch epochs.
     alpha : float, default=0.0001
         Strength of the L2 penalty: the objective is the mean loss plus
-        ``alpha / (2 n) * ||W||^2`` (intercepts not penalised).
+        ``alpha / (2 n) * ||W||^2`` (intercepts not penalised). As in
+        scikit-learn, 'sgd' and 'adam' apply it per minibatch with ``n`` the
+        batch's size (its sample-weight sum), so over an epoch the penalty
+        weighs ``n_samples / batch_size`` times more than under 'lbfgs'.
     batch_size : int or 'auto', default='auto'
         Minibatch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
@@ -61,7 +64,10 @@ _COMMON_PARAMETERS_DOC = """
         Use Nesterov's momentum ('sgd').
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data and stop when the
-        validation score stops improving; the best parameters are kept.
+        validation score stops improving; the best parameters are kept. Unlike
+        scikit-learn, which ignores it for 'lbfgs', fastnn applies it to every
+        solver (for 'lbfgs', one check per iteration), so ``validation_scores_``
+        and ``validation_loss_curve_`` exist for every solver.
     validation_fraction : float, default=0.1
         Share of the training data held out with ``early_stopping``.
     beta_1, beta_2 : float, defaults 0.9 and 0.999
@@ -105,9 +111,10 @@ _ATTRIBUTES_DOC = """
     loss_curve_ : list of float
         Training loss after each epoch, or each L-BFGS iteration.
     validation_scores_ : list of float or None
-        Validation score after each epoch (with ``early_stopping``).
+        Validation score after each epoch or L-BFGS iteration (with ``early_stopping``).
     validation_loss_curve_ : list of float or None
-        Validation loss (penalty included) after each epoch (with ``early_stopping``).
+        Validation loss (penalty included) after each epoch or L-BFGS iteration
+        (with ``early_stopping``).
     best_validation_score_ : float or None
         Best validation score (with ``early_stopping``)."""
 

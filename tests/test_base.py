@@ -142,6 +142,40 @@ def test_predict_from_another_thread_sees_only_complete_epochs(data):
         assert any(np.array_equal(output, e) for e in expected)
 
 
+def test_a_fit_runs_while_another_thread_is_inside_a_compiled_epoch(data):
+    """Two fits on two threads overlap: the compiled epoch releases the GIL.
+
+    A's second epoch is long; B starts once A is in it, and runs a whole fit
+    (twenty epochs, each needing the GIL between compiled calls). Had A's
+    epoch held the GIL, B could not finish before A's epoch ends.
+    """
+    rng = np.random.default_rng(1)
+    X_big = rng.standard_normal((60_000, 100))
+    y_big = (X_big[:, 0] > 0).astype(int)
+    X, y = data
+    a_in_second_epoch, b_done = threading.Event(), threading.Event()
+    b_done_when_a_finished = []
+
+    def a_callback(info):
+        if info.epoch == 1:
+            a_in_second_epoch.set()
+        else:
+            b_done_when_a_finished.append(b_done.is_set())
+
+    def fit_b():
+        assert a_in_second_epoch.wait(timeout=60)
+        _quiet(MLPClassifier((8,), max_iter=20, random_state=0).fit, X, y)
+        b_done.set()
+
+    b = threading.Thread(target=fit_b)
+    b.start()
+    a = MLPClassifier((256, 256), max_iter=2, batch_size=64, random_state=0,
+                      callbacks=a_callback)
+    _quiet(a.fit, X_big, y_big)
+    b.join(timeout=120)
+    assert b_done_when_a_finished == [True]
+
+
 def test_ctrl_c_keeps_the_last_complete_epoch(data):
     X, y = data
     X = np.tile(X, (40, 1))
@@ -283,6 +317,20 @@ def test_scikit_learn_scoring_monitor_gets_one_task_per_epoch(data):
     # Each epoch's score is that epoch's model's accuracy: the last one is the fit's.
     assert epochs[-1]["accuracy"] == pytest.approx(est.score(X, y))
     assert not hasattr(est, "_callback_fit_ctx")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_scikit_learn_progress_bar_runs_to_completion(data, solver, capsys):
+    callback = pytest.importorskip("sklearn.callback")
+    pytest.importorskip("rich")
+    X, y = data
+    est = MLPClassifier((8,), solver=solver, max_iter=5, random_state=0)
+    est.set_callbacks(callback.ProgressBar())
+    _quiet(est.fit, X, y)
+    # rich renders the finished bar once when stdout is not a terminal.
+    out = capsys.readouterr().out
+    assert "MLPClassifier - fit" in out and "100%" in out
+    assert est.n_iter_ == 5
 
 
 # -- verbose and parameters -----------------------------------------------------

@@ -342,3 +342,45 @@ def test_lbfgs_has_a_loss_curve(digits):
     assert len(clf.loss_curve_) == clf.n_iter_ == 15
     assert clf.loss_curve_[-1] == pytest.approx(clf.loss_)
     assert all(a >= b for a, b in zip(clf.loss_curve_, clf.loss_curve_[1:]))
+
+
+def test_lbfgs_early_stopping_tracks_validation_and_keeps_the_best_iteration(digits):
+    """Beyond scikit-learn (which ignores early_stopping for lbfgs)."""
+    from sklearn.model_selection import train_test_split
+    X, y = digits
+    params = dict(hidden_layer_sizes=(16,), solver="lbfgs", alpha=0.0, random_state=0,
+                  early_stopping=True, validation_fraction=0.25, n_iter_no_change=4,
+                  max_iter=300)
+    seen = []
+
+    def record(info):
+        seen.append((info.estimator.predict_proba(X), info.validation_score,
+                     info.validation_loss))
+
+    clf = _fit_quietly(MLPClassifier(callbacks=record, **params), X, y)
+    # The held-out rows, found independently: scikit-learn draws each layer's
+    # weights then biases from the random state, then splits with it
+    # (stratified only with one output column: not for ten classes).
+    rng = np.random.RandomState(0)
+    for fan_in, fan_out in [(64, 16), (16, 10)]:
+        rng.uniform(size=(fan_in, fan_out))
+        rng.uniform(size=fan_out)
+    rows = np.arange(len(y))
+    train_rows, val_rows = train_test_split(rows, random_state=rng, test_size=0.25)
+    onehot = np.eye(10)[y]
+
+    def log_loss(proba, part):
+        clipped = np.clip(proba[part], np.finfo(float).eps, 1 - np.finfo(float).eps)
+        return -np.mean(np.sum(onehot[part] * np.log(clipped), axis=1))
+
+    assert len(seen) == clf.n_iter_ == len(clf.loss_curve_) < 300  # stopped early
+    for (proba, score, val_loss), train_loss, curve_score, curve_loss in zip(
+            seen, clf.loss_curve_, clf.validation_scores_, clf.validation_loss_curve_):
+        assert val_loss == curve_loss == pytest.approx(log_loss(proba, val_rows), rel=1e-9)
+        assert train_loss == pytest.approx(log_loss(proba, train_rows), rel=1e-9)
+        accuracy = np.mean(proba[val_rows].argmax(axis=1) == y[val_rows])
+        assert score == curve_score == pytest.approx(accuracy)
+    best = int(np.argmax(clf.validation_scores_))
+    assert clf.best_validation_score_ == clf.validation_scores_[best]
+    assert clf.n_iter_ - 1 - best > params["n_iter_no_change"]
+    np.testing.assert_allclose(clf.predict_proba(X), seen[best][0], rtol=1e-12)

@@ -41,9 +41,10 @@ def numpy_epoch(net, X, Y, order, batch_size, lr, sw=None, alpha=0.0, sgd=None):
     return coefs, intercepts
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_epoch_matches_numpy_minibatch_loop(weighted, solver, dtype):
+def test_epoch_matches_numpy_minibatch_loop(weighted, solver, n_threads, dtype):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((103, 6)).astype(dtype)
     Y = np.eye(3)[rng.integers(0, 3, 103)].astype(dtype)
@@ -55,7 +56,8 @@ def test_epoch_matches_numpy_minibatch_loop(weighted, solver, dtype):
                                             order, 20, 0.01, sw, alpha=0.1,
                                             sgd=(solver == "sgd"))
     optimizer = Adam(0.01) if solver == "adam" else SGD(0.01, momentum=0.0, nesterov=False)
-    status, loss = net.train_epoch(X, Y, order, 20, optimizer, sample_weight=sw, alpha=0.1)
+    status, loss = net.train_epoch(X, Y, order, 20, optimizer, sample_weight=sw, alpha=0.1,
+                                   n_threads=n_threads)
     assert status == "complete"
     assert np.isfinite(loss)
     for got, want in zip(net.coefs + net.intercepts, ref_coefs + ref_intercepts):
@@ -63,6 +65,55 @@ def test_epoch_matches_numpy_minibatch_loop(weighted, solver, dtype):
                                    atol=tolerance(dtype) * 100)
     if solver == "adam":
         assert optimizer.t == 6  # ceil(103 / 20) batches
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 5])
+def test_threads_with_fewer_rows_than_threads_match_one_thread(batch_size):
+    # Batches of 1 or 2 rows leave some of 3 threads without rows (and the
+    # last batch of 103 rows is ragged): their zero gradients must not count,
+    # and the penalty must still be added once.
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((103, 5))
+    Y = rng.standard_normal((103, 2))
+    sw = rng.uniform(0.5, 2, 103)
+    order = rng.permutation(103)
+    results = []
+    for n_threads in (1, 3):
+        net = Network((5, 6, 2), "tanh", "squared_error").initialize(0)
+        optimizer = Adam(0.01)
+        status, loss = net.train_epoch(X, Y, order, batch_size, optimizer, sample_weight=sw,
+                                       alpha=0.3, n_threads=n_threads)
+        assert status == "complete" and optimizer.t == -(-103 // batch_size)
+        results.append((net.params, loss))
+    # Only the order of the gradient's sum over threads differs.
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-14)
+    assert results[1][1] == pytest.approx(results[0][1], rel=1e-12)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_sparse_rows_split_across_threads_equal_dense(n_threads):
+    import scipy.sparse as sp
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((90, 12)) * (rng.random((90, 12)) < 0.3)
+    Y = np.eye(3)[rng.integers(0, 3, 90)]
+    order = rng.permutation(90)
+    nets = [Network((12, 7, 3), "relu", "categorical_cross_entropy").initialize(0)
+            for _ in range(2)]
+    nets[0].train_epoch(X, Y, order, 16, Adam(0.01), alpha=0.1, n_threads=n_threads)
+    nets[1].train_epoch(sp.csr_matrix(X), Y, order, 16, Adam(0.01), alpha=0.1,
+                        n_threads=n_threads)
+    np.testing.assert_allclose(nets[1].params, nets[0].params, rtol=1e-12, atol=1e-15)
+
+
+def test_divergence_in_one_threads_rows_stops_every_thread_before_the_update():
+    X = np.ones((8, 1))
+    Y = np.ones((8, 1))
+    Y[7] = np.inf  # in the second thread's half of the only batch
+    net = Network((1, 3, 1), "relu", "squared_error").initialize(0)
+    before = net.params.copy()
+    status, _ = net.train_epoch(X, Y, np.arange(8), 8, SGD(0.1), n_threads=2)
+    assert status == "diverged"
+    np.testing.assert_array_equal(net.params, before)
 
 
 def test_reported_loss_is_batch_weighted_mean_of_objectives():
@@ -141,10 +192,12 @@ def test_stop_flag_stops_after_one_batch():
     assert opt.t == 1
 
 
-def test_ctrl_c_interrupts_a_long_epoch_promptly():
+@pytest.mark.parametrize("n_threads, batch_size", [(1, 1), (2, 16)])
+def test_ctrl_c_interrupts_a_long_epoch_promptly(n_threads, batch_size):
     # A single epoch that takes many seconds; SIGINT must end it within a
-    # fraction of a second even though the loop runs without the GIL.
-    script = textwrap.dedent("""
+    # fraction of a second even though the loop runs without the GIL (and,
+    # with two threads, the signal is seen by thread 0 inside the team).
+    script = textwrap.dedent(f"""
         import sys, time
         import numpy as np
         from fastnn.network import Network
@@ -156,7 +209,8 @@ def test_ctrl_c_interrupts_a_long_epoch_promptly():
         print("ready", flush=True)
         try:
             for _ in range(50):
-                net.train_epoch(X, Y, np.arange(400_000), 1, SGD(1e-6), check_signals=True)
+                net.train_epoch(X, Y, np.arange(400_000), {batch_size}, SGD(1e-6),
+                                check_signals=True, n_threads={n_threads})
         except KeyboardInterrupt:
             print("interrupted", flush=True)
             sys.exit(3)
@@ -216,6 +270,10 @@ def test_kernel_refuses_inconsistent_arguments():
         (dict(loss_kind=9), "unknown loss kind"),
         (dict(kinds=kinds[:1]), "one activation kind per layer"),
         (dict(optimizer=dict(opt, solver=5)), "unknown solver"),
+        (dict(n_threads=0), "n_threads must be at least 1"),
+        (dict(n_threads=2), "grads must have n_threads"),
+        (dict(n_threads=2, grads=np.empty(2 * net.n_params), batch_size=4),
+         "does not hold the buffers"),
     ]:
         with pytest.raises(ValueError, match=message):
             training.train_epoch(**{**args, **change})

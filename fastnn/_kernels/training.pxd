@@ -4,6 +4,7 @@ cdef enum EpochStatus:
     EPOCH_COMPLETE = 0
     EPOCH_STOPPED = 1     # the caller's stop flag was raised between batches
     EPOCH_DIVERGED = 2    # a batch loss was NaN or infinite; params not updated by it
+    EPOCH_INTERRUPTED = 3 # a signal handler raised (Ctrl-C); its exception is set
 
 cdef enum Solver:
     SOLVER_SGD = 0

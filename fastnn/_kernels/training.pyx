@@ -23,7 +23,7 @@ from libc.math cimport isfinite
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
-from cpython.exc cimport PyErr_CheckSignals
+from cython.parallel cimport parallel
 
 from fastnn._kernels._pointers cimport cptr1, cptr2, ptr1, ptr2
 from fastnn._kernels.activations cimport (
@@ -46,6 +46,70 @@ cdef enum:
     BUF_DZ = 2    # row 0: the gathered sample weights
     BUF_DA = 3
     N_BUFFERS = 4
+
+# One epoch's inputs, read by every thread. Arrays of the network's element
+# type are void* here (a struct cannot be fused); the worker, specialised by
+# the type of ``params``, casts them back.
+ctypedef struct EpochTask:
+    const NetworkShape* net
+    const OptimizerConfig* opt
+    const void* X                 # dense rows, or NULL when X_sparse is set
+    const SparseRows* X_sparse
+    const void* Y
+    const void* sample_weight     # or NULL
+    const Py_ssize_t* order
+    Py_ssize_t n_samples
+    Py_ssize_t batch_size
+    Py_ssize_t n_params
+    void* grads                   # one block of n_params per thread
+    void* state
+    double alpha
+    double loss_normalizer
+    void* workspace               # one block of workspace_size per thread
+    Py_ssize_t workspace_size
+    const Py_ssize_t* offsets
+    const unsigned char* stop_flag
+    bint check_signals
+
+# What the threads of one epoch share; each writes only its own entry of the
+# arrays, thread 0 writes the rest, and all read after a barrier.
+ctypedef struct EpochShared:
+    double* weight_parts    # per thread: sum of its rows' sample weights
+    double* loss_parts      # per thread: its rows' share of the batch objective
+    int status              # an EpochStatus, set by thread 0
+    long adam_step
+    double accumulated_loss
+    Py_ssize_t n_batches
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int fastnn_thread_num(void) { return omp_get_thread_num(); }
+    static int fastnn_num_threads(void) { return omp_get_num_threads(); }
+    /* An orphaned barrier: it binds to whichever parallel region calls it,
+       and outside one it is a no-op. */
+    static void fastnn_barrier(void) {
+        #pragma omp barrier
+    }
+    static int fastnn_training_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int fastnn_thread_num(void) { return 0; }
+    static int fastnn_num_threads(void) { return 1; }
+    static void fastnn_barrier(void) {}
+    static int fastnn_training_max_threads(void) { return 1; }
+    #endif
+    """
+    int fastnn_thread_num() noexcept nogil
+    int fastnn_num_threads() noexcept nogil
+    void fastnn_barrier() noexcept nogil
+    int fastnn_training_max_threads() noexcept nogil
+
+cdef extern from "Python.h":
+    # Declared without an exception value: _signals_raised leaves the
+    # exception set rather than letting Cython report it from a noexcept
+    # function.
+    int PyErr_CheckSignals_unchecked "PyErr_CheckSignals" ()
 
 # Seconds between signal checks: often enough that Ctrl-C feels immediate,
 # rare enough that taking the GIL costs nothing measurable.
@@ -275,95 +339,175 @@ cdef inline double _seconds() noexcept nogil:
     return now.tv_sec + 1e-9 * now.tv_nsec
 
 
-cdef int _train_epoch(
-    const NetworkShape* net, const OptimizerConfig* opt,
-    const floating* X, const SparseRows* X_sparse, const floating* Y,
-    const floating* sample_weight, const Py_ssize_t* order, Py_ssize_t n_samples,
-    Py_ssize_t batch_size,
-    floating* params, floating* grads, floating* state, Py_ssize_t n_params,
-    double alpha, double loss_normalizer, floating* ws, const Py_ssize_t* offsets,
-    const unsigned char* stop_flag, bint check_signals,
-    long* adam_step, double* accumulated_loss, Py_ssize_t* n_batches,
-) except -1 nogil:
+cdef int _signals_raised() noexcept with gil:
+    # PyErr_CheckSignals runs Python's handlers; one that raised (Ctrl-C's
+    # KeyboardInterrupt) leaves its exception set on this thread, for the
+    # caller to propagate once every thread has left the epoch.
+    return PyErr_CheckSignals_unchecked()
+
+
+cdef inline Py_ssize_t _share(Py_ssize_t n, Py_ssize_t part, Py_ssize_t n_parts) noexcept nogil:
+    """Start of part ``part`` of ``n`` items split into ``n_parts`` (ceil-rounded).
+
+    Rounding up gives part 0 the most rows, so it is never empty while
+    anything is left: thread 0 always has rows to carry the L2 penalty.
+    """
+    return (n * part + n_parts - 1) // n_parts
+
+
+cdef void _epoch_worker(const EpochTask* task, floating* params,
+                        EpochShared* shared) noexcept nogil:
+    """One thread's share of an epoch; every thread of the team runs it.
+
+    Each batch is split by rows across the team. A thread gathers its rows
+    into its own workspace and computes the gradient of its rows' share of
+    the batch objective into its own gradient block (thread t's block starts
+    at ``grads + t * n_params``; thread 0 adds the L2 penalty). After a
+    barrier, each thread sums one slice of the parameter vector over the
+    blocks and applies the optimizer to that slice, so the update is as
+    parallel as the gradient. With one thread this is the plain serial loop.
+
+    Every decision that ends the loop (divergence, the stop flag, a signal)
+    is taken from values all threads read after the same barrier, so the
+    team always leaves together.
+    """
+    cdef const NetworkShape* net = task.net
+    cdef const OptimizerConfig* opt = task.opt
+    cdef const floating* X = <const floating*>task.X
+    cdef const floating* Y = <const floating*>task.Y
+    cdef const floating* sample_weight = <const floating*>task.sample_weight
+    cdef const Py_ssize_t* order = task.order
+    cdef Py_ssize_t n_samples = task.n_samples, batch_size = task.batch_size
+    cdef Py_ssize_t n_params = task.n_params
+    cdef floating* grads = <floating*>task.grads
+    cdef floating* state = <floating*>task.state
+    cdef const Py_ssize_t* offsets = task.offsets
+    cdef int tid = fastnn_thread_num(), n_threads = fastnn_num_threads()
     cdef Py_ssize_t n_features = _layer(net, 0)[LAYER_N_IN]
     cdef Py_ssize_t n_outputs = _layer(net, net.n_layers - 1)[LAYER_N_OUT]
-    cdef Py_ssize_t start, stop, n_rows, k
+    cdef floating* ws = <floating*>task.workspace + tid * task.workspace_size
+    cdef floating* my_grads = grads + tid * n_params
+    cdef floating* x_buf = ws + offsets[BUF_Z]
+    cdef floating* y_buf = ws + offsets[BUF_A]
+    cdef floating* sw_buf = ws + offsets[BUF_DZ]
+    # The slice of the parameters this thread reduces and updates, aligned
+    # to 16 elements so no two threads write one cache line.
+    cdef Py_ssize_t p0 = min(n_params, (_share(n_params, tid, n_threads) + 15) // 16 * 16)
+    cdef Py_ssize_t p1 = min(n_params, (_share(n_params, tid + 1, n_threads) + 15) // 16 * 16)
+    if tid == n_threads - 1:
+        p1 = n_params
+    cdef Py_ssize_t batch, start, n_rows, r0, r1, my_rows, k, i, t
+    cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
     cdef const Py_ssize_t* idx
     cdef const floating* xb
     cdef const floating* yb
     cdef const floating* swb
-    cdef floating* x_buf = ws + offsets[BUF_Z]
-    cdef floating* y_buf = ws + offsets[BUF_A]
-    cdef floating* sw_buf = ws + offsets[BUF_DZ]
+    cdef floating total
     cdef double weight_sum, batch_objective, step_size
-    cdef double last_check = _seconds() if check_signals else 0.0
+    cdef double last_check = _seconds() if task.check_signals and tid == 0 else 0.0
+    cdef long adam_step = shared.adam_step
     cdef SparseRows batch_rows
     cdef SparseRows* sparse = NULL
-    if X_sparse != NULL:
+    if task.X_sparse != NULL:
         # Sparse batches are never copied: the first layer reads the rows
         # named by the order array straight from the CSR arrays.
-        batch_rows = X_sparse[0]
+        batch_rows = task.X_sparse[0]
         sparse = &batch_rows
 
-    cdef Py_ssize_t batch, n_epoch_batches = (n_samples + batch_size - 1) // batch_size
     for batch in range(n_epoch_batches):
         start = batch * batch_size
-        stop = min(start + batch_size, n_samples)
-        n_rows = stop - start
-        idx = order + start
+        n_rows = min(batch_size, n_samples - start)
+        r0 = _share(n_rows, tid, n_threads)
+        r1 = _share(n_rows, tid + 1, n_threads)
+        my_rows = r1 - r0
+        idx = order + start + r0
         if sparse != NULL:
             batch_rows.rows = idx
         # Unshuffled epochs and runs of consecutive rows read X in place.
-        if _is_run(idx, n_rows):
-            xb = X + idx[0] * n_features if sparse == NULL else NULL
-            yb = Y + idx[0] * n_outputs
-            swb = sample_weight + idx[0] if sample_weight != NULL else NULL
+        if my_rows == 0 or _is_run(idx, my_rows):
+            xb = X + idx[0] * n_features if sparse == NULL and my_rows else NULL
+            yb = Y + idx[0] * n_outputs if my_rows else NULL
+            swb = sample_weight + idx[0] if sample_weight != NULL and my_rows else NULL
         else:
             if sparse == NULL:
-                _gather_rows(X, idx, n_rows, n_features, x_buf)
+                _gather_rows(X, idx, my_rows, n_features, x_buf)
                 xb = x_buf
             else:
                 xb = NULL
-            _gather_rows(Y, idx, n_rows, n_outputs, y_buf)
+            _gather_rows(Y, idx, my_rows, n_outputs, y_buf)
             yb = y_buf
             swb = NULL
             if sample_weight != NULL:
-                for k in range(n_rows):
+                for k in range(my_rows):
                     sw_buf[k] = sample_weight[idx[k]]
                 swb = sw_buf
-        if swb == NULL:
+        if sample_weight == NULL:
             weight_sum = <double>n_rows
         else:
+            # The whole batch's weight scales every thread's gradient.
+            shared.weight_parts[tid] = 0
+            for k in range(my_rows):
+                shared.weight_parts[tid] += swb[k]
+            fastnn_barrier()
             weight_sum = 0
-            for k in range(n_rows):
-                weight_sum += swb[k]
+            for t in range(n_threads):
+                weight_sum += shared.weight_parts[t]
 
-        batch_objective = _batch_loss_gradient(
-            net, params, grads, xb, sparse, yb, swb, n_rows, weight_sum, alpha,
-            loss_normalizer, ws, offsets)
+        shared.loss_parts[tid] = _batch_loss_gradient(
+            net, params, my_grads, xb, sparse, yb, swb, my_rows, weight_sum,
+            task.alpha if tid == 0 else 0.0, task.loss_normalizer, ws, offsets)
+        fastnn_barrier()
+        batch_objective = 0
+        for t in range(n_threads):
+            batch_objective += shared.loss_parts[t]
         if not isfinite(batch_objective):
-            return EPOCH_DIVERGED
-        accumulated_loss[0] += batch_objective * n_rows
+            if tid == 0:
+                shared.status = EPOCH_DIVERGED
+            break
 
+        # Sum the blocks into block 0, slice by slice, in thread order so the
+        # result does not depend on timing.
+        if n_threads > 1:
+            for i in range(p0, p1):
+                total = grads[i]
+                for t in range(1, n_threads):
+                    total = total + grads[t * n_params + i]
+                grads[i] = total
         if opt.solver == SOLVER_ADAM:
-            adam_step[0] += 1
-            step_size = adam_step_size(opt.learning_rate, opt.beta1, opt.beta2,
-                                       adam_step[0])
-            adam_update(params, grads, state, state + n_params, n_params,
+            adam_step += 1
+            step_size = adam_step_size(opt.learning_rate, opt.beta1, opt.beta2, adam_step)
+            adam_update(params + p0, grads + p0, state + p0, state + n_params + p0, p1 - p0,
                         step_size, opt.beta1, opt.beta2, opt.epsilon)
         else:
-            sgd_update(params, grads, state, n_params, opt.learning_rate,
+            sgd_update(params + p0, grads + p0, state + p0, p1 - p0, opt.learning_rate,
                        opt.momentum, opt.nesterov)
-        n_batches[0] += 1
+        if tid == 0:
+            shared.accumulated_loss += batch_objective * n_rows
+            shared.n_batches += 1
+            shared.adam_step = adam_step
+            if task.stop_flag != NULL and task.stop_flag[0]:
+                shared.status = EPOCH_STOPPED
+            elif task.check_signals and _seconds() - last_check > SIGNAL_CHECK_INTERVAL:
+                last_check = _seconds()
+                if _signals_raised() != 0:
+                    shared.status = EPOCH_INTERRUPTED
+        # Nobody starts the next batch before every slice is updated, and
+        # everybody sees the same status.
+        fastnn_barrier()
+        if shared.status != EPOCH_COMPLETE:
+            break
 
-        if stop_flag != NULL and stop_flag[0]:
-            return EPOCH_STOPPED
-        if check_signals and _seconds() - last_check > SIGNAL_CHECK_INTERVAL:
-            last_check = _seconds()
-            with gil:
-                # Runs Python's handlers; a KeyboardInterrupt propagates out.
-                PyErr_CheckSignals()
-    return EPOCH_COMPLETE
+
+cdef int _train_epoch(const EpochTask* task, floating* params, int n_threads,
+                      EpochShared* shared) except -1 nogil:
+    if n_threads <= 1:
+        _epoch_worker(task, params, shared)
+    else:
+        with parallel(num_threads=n_threads):
+            _epoch_worker(task, params, shared)
+    if shared.status == EPOCH_INTERRUPTED:
+        return -1  # the handler's exception is set (see _signals_raised)
+    return shared.status
 
 
 cdef ActivationSpec* _make_specs(const int[::1] kinds, const double[:, ::1] params) except NULL:
@@ -486,6 +630,7 @@ def train_epoch(
     const unsigned char[::1] stop_flag=None, bint check_signals=False,
     const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
     const Py_ssize_t[::1] X_indptr=None, double probability_floor=0.0,
+    int n_threads=1,
 ):
     """Run one epoch of minibatch training in compiled code, GIL released.
 
@@ -503,8 +648,11 @@ def train_epoch(
     order : ndarray of intp, shape (n_samples,)
         Sample order of this epoch; batches are consecutive slices of it.
     batch_size : int
-    params, grads : ndarrays, shape (n_params,)
-        Flat parameters (updated in place) and gradient scratch.
+    params : ndarray of shape (n_params,)
+        Flat parameters, updated in place.
+    grads : ndarray of shape (n_threads * n_params,)
+        Gradient scratch, one block per thread; block 0 ends each batch
+        holding the batch gradient.
     state : ndarray
         Optimizer state: velocities (n_params) for SGD, first then second
         moments (2 * n_params) for Adam.
@@ -517,7 +665,10 @@ def train_epoch(
         L2 penalty strength (objective adds alpha / 2 ||W||^2 / sum(w)).
     loss_normalizer : float
         Divides the reported loss only (see ``_batch_loss_gradient``).
-    offsets, workspace : from ``workspace_layout(layers, batch_size, True)``.
+    offsets, workspace :
+        ``offsets, size = workspace_layout(layers, rows, True)`` with
+        ``rows = ceil(batch_size / n_threads)``; ``workspace`` holds
+        ``n_threads * size`` elements, one block per thread.
     stop_flag : ndarray of uint8, shape (1,), optional
         Polled between batches; non-zero stops the epoch.
     check_signals : bool
@@ -527,6 +678,11 @@ def train_epoch(
     probability_floor : float
         Reported cross-entropies clip probabilities to [floor, 1 - floor]
         (scikit-learn's convention); 0 reports the exact loss.
+    n_threads : int, default=1
+        Threads that split every batch by rows (OpenMP; a build without it
+        runs one). Keep BLAS to one thread meanwhile: each thread calls it.
+        Results differ from one thread's only by the rounding of the
+        gradient's sum over the threads' blocks.
 
     Returns
     -------
@@ -558,14 +714,19 @@ def train_epoch(
         raise ValueError("order holds indices outside [0, n_samples)")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    if grads.shape[0] != n_params:
-        raise ValueError("grads must have the length of params")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+    if grads.shape[0] != n_threads * n_params:
+        raise ValueError(f"grads must have n_threads * len(params) = "
+                         f"{n_threads * n_params} entries")
     if optimizer.solver not in (SOLVER_SGD, SOLVER_ADAM):
         raise ValueError(f"unknown solver {optimizer.solver}; valid: {SOLVERS}")
     n_state = n_params * (2 if optimizer.solver == SOLVER_ADAM else 1)
     if state.shape[0] != n_state:
         raise ValueError(f"optimizer state must have {n_state} entries")
-    _check_workspace(layers, offsets, batch_size, True, workspace.shape[0])
+    cdef Py_ssize_t workspace_size = workspace.shape[0] // n_threads
+    _check_workspace(layers, offsets, (batch_size + n_threads - 1) // n_threads, True,
+                     workspace_size)
     if stop_flag is not None and stop_flag.shape[0] < 1:
         raise ValueError("stop_flag must have one element")
     if not 0 <= probability_floor < 0.5:
@@ -573,30 +734,50 @@ def train_epoch(
 
     cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
     cdef NetworkShape net = _network_shape(layers, specs, loss_kind, probability_floor)
-    cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
-    cdef const SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
-    cdef const floating* y_ptr = cptr2(Y)
-    cdef const floating* sw_ptr = cptr1(sample_weight) if sample_weight is not None else NULL
-    cdef const Py_ssize_t* order_ptr = &order[0] if n_samples else NULL
+    cdef EpochTask task
+    task.net = &net
+    task.opt = &optimizer
+    task.X = cptr2(X) if sparse.data == NULL else NULL
+    task.X_sparse = &sparse if sparse.data != NULL else NULL
+    task.Y = cptr2(Y)
+    task.sample_weight = cptr1(sample_weight) if sample_weight is not None else NULL
+    task.order = &order[0] if n_samples else NULL
+    task.n_samples = n_samples
+    task.batch_size = batch_size
+    task.n_params = n_params
+    task.grads = ptr1(grads)
+    task.state = ptr1(state)
+    task.alpha = alpha
+    task.loss_normalizer = loss_normalizer
+    task.workspace = ptr1(workspace)
+    task.workspace_size = workspace_size
+    task.offsets = &offsets[0, 0]
+    task.stop_flag = &stop_flag[0] if stop_flag is not None else NULL
+    task.check_signals = check_signals
     cdef floating* params_ptr = ptr1(params)
-    cdef floating* grads_ptr = ptr1(grads)
-    cdef floating* state_ptr = ptr1(state)
-    cdef floating* ws_ptr = ptr1(workspace)
-    cdef const unsigned char* stop_ptr = &stop_flag[0] if stop_flag is not None else NULL
-    cdef double accumulated_loss = 0
-    cdef Py_ssize_t n_batches = 0
-    cdef long step = adam_step
+    cdef EpochShared shared
+    shared.status = EPOCH_COMPLETE
+    shared.adam_step = adam_step
+    shared.accumulated_loss = 0
+    shared.n_batches = 0
+    shared.weight_parts = <double*>malloc(2 * n_threads * sizeof(double))
+    if shared.weight_parts == NULL:
+        free(specs)
+        raise MemoryError()
+    shared.loss_parts = shared.weight_parts + n_threads
     cdef int status
     try:
         with nogil:
-            status = _train_epoch(
-                &net, &optimizer, x_ptr, sparse_ptr, y_ptr, sw_ptr, order_ptr, n_samples,
-                batch_size, params_ptr, grads_ptr, state_ptr, n_params, alpha,
-                loss_normalizer, ws_ptr, &offsets[0, 0], stop_ptr, check_signals,
-                &step, &accumulated_loss, &n_batches)
+            status = _train_epoch(&task, params_ptr, n_threads, &shared)
     finally:
         free(specs)
-    return status, accumulated_loss, n_batches, step
+        free(shared.weight_parts)
+    return status, shared.accumulated_loss, shared.n_batches, shared.adam_step
+
+
+def max_threads():
+    """OpenMP's thread limit for this thread (1 in a build without OpenMP)."""
+    return fastnn_training_max_threads()
 
 
 def loss_and_gradient(

@@ -159,6 +159,11 @@ def extensions():
             # same rounding, NaN and infinities; only trap flags may differ).
             simd_macros = clone_macros
             simd_flags = ["-ffp-contract=fast", "-fno-trapping-math"]
+        elif name == "fastnn._kernels.optimizers":
+            # The update loops (update_loops.h): copies per instruction set,
+            # and no fma contraction, so every copy rounds like the baseline.
+            simd_macros = clone_macros
+            simd_flags = ["-ffp-contract=off"]
         modules.append(
             Extension(
                 name,

@@ -1,9 +1,9 @@
 """Optimizer updates as typed loops over the flat parameter buffer.
 
 Coefficients are cast to the parameters' type first, so float32 training does
-its arithmetic in float32 as scikit-learn's numpy updates do, and the loop
-body stays simple enough for gcc to vectorise (sqrt included, thanks to
-``-fno-math-errno``).
+its arithmetic in float32 as scikit-learn's numpy updates do. The loops
+themselves are in ``update_loops.h``: simple enough for gcc to vectorise (sqrt
+included, thanks to ``-fno-math-errno``), with one copy per instruction set.
 """
 
 from cython cimport floating
@@ -12,34 +12,41 @@ from libc.math cimport sqrt, pow
 from fastnn._kernels._pointers cimport cptr1, ptr1
 
 
+cdef extern from "update_loops.h":
+    void fnn_sgd_f(float* p, const float* g, float* vel, Py_ssize_t n, float lr,
+                   float mu, int nesterov) noexcept nogil
+    void fnn_sgd_d(double* p, const double* g, double* vel, Py_ssize_t n, double lr,
+                   double mu, int nesterov) noexcept nogil
+    void fnn_adam_f(float* p, const float* g, float* m, float* v, Py_ssize_t n,
+                    float b1, float b2, float c1, float c2, float lr,
+                    float eps) noexcept nogil
+    void fnn_adam_d(double* p, const double* g, double* m, double* v, Py_ssize_t n,
+                    double b1, double b2, double c1, double c2, double lr,
+                    double eps) noexcept nogil
+
+
 cdef void sgd_update(
     floating* params, const floating* grads, floating* velocity, Py_ssize_t n,
     double learning_rate, double momentum, bint nesterov,
 ) noexcept nogil:
-    cdef floating lr = <floating>learning_rate, mu = <floating>momentum
-    cdef Py_ssize_t i
-    if nesterov:
-        for i in range(n):
-            velocity[i] = mu * velocity[i] - lr * grads[i]
-            params[i] += mu * velocity[i] - lr * grads[i]
+    if floating is float:
+        fnn_sgd_f(params, grads, velocity, n, <float>learning_rate, <float>momentum,
+                  nesterov)
     else:
-        for i in range(n):
-            velocity[i] = mu * velocity[i] - lr * grads[i]
-            params[i] += velocity[i]
+        fnn_sgd_d(params, grads, velocity, n, learning_rate, momentum, nesterov)
 
 
 cdef void adam_update(
     floating* params, const floating* grads, floating* m, floating* v, Py_ssize_t n,
     double step_size, double beta1, double beta2, double epsilon,
 ) noexcept nogil:
-    cdef floating b1 = <floating>beta1, b2 = <floating>beta2
-    cdef floating c1 = <floating>(1.0 - beta1), c2 = <floating>(1.0 - beta2)
-    cdef floating lr = <floating>step_size, eps = <floating>epsilon
-    cdef Py_ssize_t i
-    for i in range(n):
-        m[i] = b1 * m[i] + c1 * grads[i]
-        v[i] = b2 * v[i] + c2 * (grads[i] * grads[i])
-        params[i] -= lr * m[i] / (sqrt(v[i]) + eps)
+    if floating is float:
+        fnn_adam_f(params, grads, m, v, n, <float>beta1, <float>beta2,
+                   <float>(1.0 - beta1), <float>(1.0 - beta2), <float>step_size,
+                   <float>epsilon)
+    else:
+        fnn_adam_d(params, grads, m, v, n, beta1, beta2, 1.0 - beta1, 1.0 - beta2,
+                   step_size, epsilon)
 
 
 cdef double adam_step_size(double learning_rate, double beta1, double beta2,

@@ -380,3 +380,18 @@ def test_partial_fit_learning_rate_change_follows_invscaling(digits):
     clf.set_params(learning_rate_init=0.4).partial_fit(X, y)
     assert clf._schedule.optimizer.learning_rate == pytest.approx(
         0.4 / (clf.t_ + 1) ** 0.5)
+
+
+def test_predict_when_a_fit_on_another_thread_publishes_the_first_epoch_meanwhile(digits):
+    # The race, made deterministic: the first epoch's snapshot appears between
+    # predict's read of it (none yet) and the fitted check.
+    X, y = digits
+    fitted = _fit_quietly(MLPClassifier((10,), max_iter=2, random_state=0), X, y)
+
+    class PublishedDuringCheck(MLPClassifier):
+        def __sklearn_is_fitted__(self):
+            self.__dict__.update(fitted.__dict__)
+            return True
+
+    late = PublishedDuringCheck((10,), max_iter=2, random_state=0)
+    np.testing.assert_array_equal(late.predict_proba(X[:5]), fitted.predict_proba(X[:5]))

@@ -49,10 +49,17 @@ def preprocess(estimator, X):
 
 
 def layer_weights(final):
-    """``[(W, b), ...]`` per layer of a fitted estimator, ``W`` of shape (n_in, n_out)."""
+    """``[(W, b), ...]`` per layer of a fitted estimator, ``W`` of shape (n_in, n_out).
+
+    None while a single-neuron model is in its first fit: its ``predict`` already
+    sees each epoch, but ``coef_`` needs target information committed at the end.
+    """
     if hasattr(final, "coefs_"):
         return list(zip(final.coefs_, final.intercepts_))
-    coef = np.asarray(final.coef_)
+    try:
+        coef = np.asarray(final.coef_)
+    except AttributeError:
+        return None
     W = coef.reshape(-1, 1) if coef.ndim == 1 else coef.T
     return [(W, np.atleast_1d(np.asarray(final.intercept_, dtype=W.dtype)))]
 
@@ -83,21 +90,31 @@ def hidden_outputs(estimator, X):
     return outputs
 
 
-def validation_metrics(estimator, X, y):
+def validation_metrics(estimator, X, y, classes=None):
     """(loss, score) of ``estimator`` on ``(X, y)``.
 
     The loss is the training objective evaluated on these samples: the mean loss
     of the estimator's kind (log loss of the predicted probabilities, half the
     squared error averaged over outputs, half the Poisson deviance) plus the L2
     penalty ``alpha / (2 n) ||W||^2``, so it sits on the scale of ``loss_curve_``.
-    The score is ``estimator.score`` (accuracy or R^2).
+    The score is ``estimator.score`` (accuracy or R^2). ``classes`` are a
+    classifier's labels (during a first fit ``classes_`` is not set yet). The loss
+    is NaN when the penalty counts but the weights cannot be read yet (see
+    :func:`layer_weights`).
     """
+    # A diverging model overflows here before the estimator reports it: its
+    # curves show inf, not warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _validation_metrics(estimator, X, y, classes)
+
+
+def _validation_metrics(estimator, X, y, classes):
     final = final_estimator(estimator)
     params = final.get_params()
     n = X.shape[0]
     if is_classifier(final):
         proba = estimator.predict_proba(X)
-        loss = log_loss(y, proba, labels=final.classes_)
+        loss = log_loss(y, proba, labels=classes)
     else:
         prediction = np.asarray(estimator.predict(X), dtype=float).reshape(n, -1)
         target = np.asarray(y, dtype=float).reshape(n, -1)
@@ -106,9 +123,13 @@ def validation_metrics(estimator, X, y):
             loss = np.mean(prediction - target * np.log(prediction))
         else:
             loss = 0.5 * np.mean((prediction - target) ** 2)
-    penalty = sum(float(np.sum(W.astype(float) ** 2)) for W, _ in layer_weights(final))
-    loss = float(loss) + params.get("alpha", 0.0) * penalty / (2 * n)
-    return loss, float(estimator.score(X, y))
+    alpha = params.get("alpha", 0.0)
+    if alpha:
+        weights = layer_weights(final)
+        penalty = (np.nan if weights is None
+                   else sum(float(np.sum(W.astype(float) ** 2)) for W, _ in weights))
+        loss = float(loss) + alpha * penalty / (2 * n)
+    return float(loss), float(estimator.score(X, y))
 
 
 class TrainingSession:

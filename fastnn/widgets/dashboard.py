@@ -401,10 +401,10 @@ class TrainingDashboard:
             self._data_plot.update(estimator)
             self.data_image.value = plots.render_png(self._data_plot.figure)
         network = self._network_plot
-        if estimator is None:
+        weights = None if estimator is None else layer_weights(final_estimator(estimator))
+        if weights is None:
             network.update(None)
         else:
-            weights = layer_weights(final_estimator(estimator))
             sizes = (weights[0][0].shape[0], *(W.shape[1] for W, _ in weights))
             if sizes != network.layer_sizes:
                 network = self._network_plot = self._new_network_plot()
@@ -466,7 +466,8 @@ class TrainingDashboard:
     def _record(self, epoch, loss):
         self.history["loss"].append(float(loss))
         if self.X_val is not None:
-            val_loss, score = validation_metrics(self.estimator, self.X_val, self.y_val)
+            val_loss, score = validation_metrics(self.estimator, self.X_val, self.y_val,
+                                                 self._session.classes)
             self.history["validation_loss"].append(val_loss)
             self.history["validation_score"].append(score)
         self._show_epoch()

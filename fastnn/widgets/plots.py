@@ -33,15 +33,21 @@ def render_png(figure):
     return buffer.getvalue()
 
 
+def padded_bounds(X):
+    """Per-column (low, high) of ``X``, widened by 10% on each side."""
+    # nan-aware: bad data is for the estimator to report, not for the picture to crash on.
+    low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    pad = 0.1 * np.where(high > low, high - low, 1.0)
+    return low - pad, high + pad
+
+
 def plane_grid(X, resolution):
-    """A ``resolution`` x ``resolution`` grid over the 2-D inputs ``X``, padded by 10%.
+    """A ``resolution`` x ``resolution`` grid over the 2-D inputs ``X`` (padded).
 
     Returns the grid points (resolution**2, 2) and the image extent
     (left, right, bottom, top).
     """
-    low, high = X.min(axis=0), X.max(axis=0)
-    pad = 0.1 * np.where(high > low, high - low, 1.0)
-    low, high = low - pad, high + pad
+    low, high = padded_bounds(X)
     xs = np.linspace(low[0], high[0], resolution)
     ys = np.linspace(low[1], high[1], resolution)
     grid = np.column_stack([a.ravel() for a in np.meshgrid(xs, ys)])
@@ -105,8 +111,8 @@ class DataPlot:
         if X_val is not None:
             parts.append((X_val, y_val, "^", "validation", "black"))
         if X_train.shape[1] == 1:
-            self.grid = np.linspace(X_all.min() - 0.05 * np.ptp(X_all),
-                                    X_all.max() + 0.05 * np.ptp(X_all), 200)[:, None]
+            low, high = padded_bounds(X_all)
+            self.grid = np.linspace(low[0], high[0], 200)[:, None]
             for X, y, marker, label, _ in parts:
                 ax.scatter(X[:, 0], np.asarray(y).reshape(len(X), -1)[:, 0], s=10,
                            marker=marker, alpha=0.6, label=label)
@@ -126,7 +132,7 @@ class DataPlot:
         else:
             y_all = np.concatenate([np.asarray(y).reshape(len(X), -1)[:, 0]
                                     for X, y, *_ in parts])
-            self.norm = (float(y_all.min()), float(y_all.max()))
+            self.norm = (float(np.nanmin(y_all)), float(np.nanmax(y_all)))
             self.image.set_cmap("viridis")
             self.image.set_clim(*self.norm)
             for X, y, marker, label, edge in parts:

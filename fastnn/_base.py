@@ -228,8 +228,11 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
     def _fitted_model(self):
         # One read of the snapshot reference: everything after uses this object.
         model = self.__dict__.get("_model")
-        if model is None:
+        while model is None:
+            # A fit on another thread may publish its first epoch between the read
+            # above and this check: then read again rather than return None.
             check_is_fitted(self)
+            model = self.__dict__.get("_model")
         return model
 
     def __sklearn_tags__(self):
@@ -362,6 +365,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
                 schedule = None
                 if incremental and "_schedule" in self.__dict__:
                     schedule = self._schedule.snapshot()
+                    schedule.set_learning_rate_init(
+                        self._hyperparameter("learning_rate_init"), self.t_)
                 fit.run_stochastic(schedule)
             else:
                 fit.run_lbfgs()

@@ -4,6 +4,7 @@ The same parameters and random_state go to both estimators; parameters,
 curves, stopping epochs and predictions are compared.
 """
 
+import pickle
 import warnings
 
 import numpy as np
@@ -384,3 +385,55 @@ def test_lbfgs_early_stopping_tracks_validation_and_keeps_the_best_iteration(dig
     assert clf.best_validation_score_ == clf.validation_scores_[best]
     assert clf.n_iter_ - 1 - best > params["n_iter_no_change"]
     np.testing.assert_allclose(clf.predict_proba(X), seen[best][0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_applies_a_new_learning_rate_and_keeps_the_optimizer_state(
+        digits, solver):
+    # With one full batch per call, no shuffling and no momentum, a step of SGD is
+    # -lr * gradient and one of Adam lr * m_hat / (sqrt(v_hat) + eps): both scale
+    # with lr alone, so a call at a tenth of the rate moves the weights a tenth as far
+    # as the same call at the old rate, from the same state (Adam's moments kept).
+    X, y = digits
+    classes = np.unique(y)
+    clf = MLPClassifier((15,), solver=solver, momentum=0.0, batch_size=600, shuffle=False,
+                        learning_rate_init=0.05, random_state=0)
+    for _ in range(2):
+        clf.partial_fit(X, y, classes=classes)
+    unchanged = pickle.loads(pickle.dumps(clf))
+    before = clf._model.params.copy()
+    clf.set_params(learning_rate_init=0.005).partial_fit(X, y)
+    unchanged.partial_fit(X, y)
+    assert clf._schedule.optimizer.learning_rate == 0.005
+    assert clf._schedule.learning_rate_init == 0.005
+    if solver == "adam":
+        assert clf._schedule.optimizer.t == unchanged._schedule.optimizer.t == 3
+    np.testing.assert_allclose(clf._model.params - before,
+                               0.1 * (unchanged._model.params - before),
+                               rtol=1e-6, atol=1e-12)
+    assert len(clf.loss_curve_) == 3
+
+
+def test_partial_fit_learning_rate_change_follows_invscaling(digits):
+    X, y = digits
+    clf = MLPClassifier((15,), solver="sgd", learning_rate="invscaling", power_t=0.5,
+                        learning_rate_init=0.1, random_state=0)
+    clf.partial_fit(X, y, classes=np.unique(y))
+    clf.set_params(learning_rate_init=0.4).partial_fit(X, y)
+    assert clf._schedule.optimizer.learning_rate == pytest.approx(
+        0.4 / (clf.t_ + 1) ** 0.5)
+
+
+def test_predict_when_a_fit_on_another_thread_publishes_the_first_epoch_meanwhile(digits):
+    # The race, made deterministic: the first epoch's snapshot appears between
+    # predict's read of it (none yet) and the fitted check.
+    X, y = digits
+    fitted = _fit_quietly(MLPClassifier((10,), max_iter=2, random_state=0), X, y)
+
+    class PublishedDuringCheck(MLPClassifier):
+        def __sklearn_is_fitted__(self):
+            self.__dict__.update(fitted.__dict__)
+            return True
+
+    late = PublishedDuringCheck((10,), max_iter=2, random_state=0)
+    np.testing.assert_array_equal(late.predict_proba(X[:5]), fitted.predict_proba(X[:5]))

@@ -1,0 +1,100 @@
+"""fastnn._parallel: a fit uses the threads it is allowed, and never BLAS's on top.
+
+The limits come from outside: ``OMP_NUM_THREADS``, ``threadpoolctl``, the CPU
+affinity a process was started with, and joblib's workers (which set the
+first two). Each is tried where it applies: in this process, or in a fresh
+subprocess when the limit must be in place before the libraries start.
+"""
+
+import json
+import os
+import subprocess
+
+import joblib
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import fastnn.network
+from fastnn import MLPClassifier
+from fastnn._kernels import training
+from fastnn._parallel import MIN_ROWS_PER_THREAD, single_threaded_blas, training_threads
+from conftest import python_command
+
+# Prints the thread counts a fit would use, from a fresh interpreter.
+REPORT = """
+import json
+from threadpoolctl import threadpool_info
+from fastnn._parallel import training_threads
+blas = sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+print(json.dumps({"training": training_threads(256), "blas": blas}))
+"""
+
+
+def _report(env_changes=None, preamble=""):
+    argv, env = python_command("-c", preamble + REPORT)
+    env = {**env, **(env_changes or {})}
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _blas_threads():
+    return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+
+def test_training_threads_follow_openmps_limit_and_the_batch():
+    allowed = training.max_threads()
+    assert training_threads(10_000) == allowed
+    assert training_threads(MIN_ROWS_PER_THREAD - 1) == 1
+    assert training_threads(2 * MIN_ROWS_PER_THREAD) == min(allowed, 2)
+    with threadpool_limits(1, user_api="openmp"):
+        assert training_threads(10_000) == 1
+
+
+def test_single_threaded_blas_holds_every_blas_and_restores_it():
+    before = _blas_threads()
+    with single_threaded_blas():
+        assert _blas_threads() == {1}
+    assert _blas_threads() == before
+    with single_threaded_blas(active=False):
+        assert _blas_threads() == before
+
+
+def test_omp_num_threads_limits_the_training_threads():
+    report = _report({"OMP_NUM_THREADS": "1"})
+    assert report == {"training": 1, "blas": [1]}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_a_process_pinned_to_one_cpu_trains_on_one_thread():
+    # The affinity must be set before OpenMP and BLAS read it at load time.
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    report = _report(preamble=f"import os; os.sched_setaffinity(0, {{{cpu}}})\n")
+    assert report == {"training": 1, "blas": [1]}
+
+
+def test_joblib_workers_share_the_cores_out():
+    # loky gives each of n_jobs workers cpu_count // n_jobs threads.
+    results = joblib.Parallel(n_jobs=2)(
+        joblib.delayed(training_threads)(10_000) for _ in range(2))
+    assert results == [max(1, os.cpu_count() // 2)] * 2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_fit_under_threadpool_limits_stays_on_one_thread(monkeypatch):
+    used = []
+
+    def recording(batch_size):
+        used.append(training_threads(batch_size))
+        return used[-1]
+
+    monkeypatch.setattr(fastnn.network, "training_threads", recording)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((400, 5)), rng.integers(0, 2, 400)
+    with threadpool_limits(1):
+        MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    assert used == [1, 1]
+    used.clear()
+    MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    assert used == [min(training.max_threads(), 200 // MIN_ROWS_PER_THREAD)] * 2

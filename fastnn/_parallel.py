@@ -1,4 +1,4 @@
-"""How many threads a training epoch uses, and keeping BLAS out of their way.
+"""How many threads training and prediction use, and keeping BLAS out of their way.
 
 Two ways use two cores for one fit: BLAS threads each matrix product, or the
 compiled epoch splits every batch by rows across OpenMP threads, each calling
@@ -6,6 +6,7 @@ a one-thread BLAS. Never both at once: two thread pools on the same cores
 spin against each other (a fit was seen to run ~100x slower). The split wins
 on the small products of minibatch training (benchmarks/bench_estimators.py
 measures both); it needs enough rows per thread to pay for its barriers.
+A forward pass over many rows shares its chunks of rows out the same way.
 """
 
 import contextlib
@@ -29,6 +30,16 @@ def training_threads(batch_size):
     limited to one thread trains on one thread and lets BLAS thread instead.
     """
     return max(1, min(_training.max_threads(), batch_size // MIN_ROWS_PER_THREAD))
+
+
+def forward_threads(n_chunks):
+    """Threads to share ``n_chunks`` chunks of a forward pass among.
+
+    One chunk (small predictions, one-row latency) stays on the calling
+    thread and leaves BLAS as it is; more are shared out, OpenMP's limit
+    permitting.
+    """
+    return max(1, min(_training.max_threads(), n_chunks))
 
 
 def _blas_controller():

@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 
 from fastnn import activations as _activations
 from fastnn._kernels import training as _training
-from fastnn._parallel import single_threaded_blas, training_threads
+from fastnn._parallel import forward_threads, single_threaded_blas, training_threads
 from fastnn._kernels.losses import LOSS_KINDS
 
 #: Each loss and the output activation it is fused with.
@@ -268,8 +268,11 @@ class Network:
         chunk_rows = max(1, min(_FORWARD_CHUNK_ROWS, n_samples))
         offsets, size = self._forward_layout(chunk_rows)
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
-        _training.forward(self.layers, self._kinds, self._activation_params, params, X, out,
-                          offsets, np.empty(size, dtype=self.dtype), chunk_rows, **csr)
+        n_threads = forward_threads(-(-n_samples // chunk_rows))
+        with single_threaded_blas(n_threads > 1):
+            _training.forward(self.layers, self._kinds, self._activation_params, params, X,
+                              out, offsets, np.empty(n_threads * size, dtype=self.dtype),
+                              chunk_rows, n_threads=n_threads, **csr)
         return out
 
     def _forward_layout(self, chunk_rows):

@@ -151,6 +151,34 @@ def test_forward_matches_numpy_across_chunks(dtype):
     np.testing.assert_allclose(out, want, rtol=tolerance(dtype) * 100, atol=tolerance(dtype))
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_forward_chunks_shared_among_threads_give_identical_rows(sparse):
+    import scipy.sparse as sp
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((1100, 9)) * (rng.random((1100, 9)) < 0.5)
+    net = Network((9, 12, 4), "tanh", "categorical_cross_entropy").initialize(2)
+    source = sp.csr_matrix(X) if sparse else X
+    csr = sp.csr_matrix(X)
+    kwargs = (dict(X=np.empty((0, 0)), X_data=csr.data, X_indices=csr.indices.astype(np.intp),
+                   X_indptr=csr.indptr.astype(np.intp)) if sparse else dict(X=X))
+    chunk = 100  # eleven chunks: uneven shares for two and three threads
+    offsets, size = training.workspace_layout(net.layers, chunk, False)
+    outputs = []
+    for n_threads in (1, 2, 3):
+        out = np.empty((1100, 4))
+        training.forward(net.layers, net._kinds, net._activation_params, net.params,
+                         out=out, offsets=offsets, workspace=np.empty(n_threads * size),
+                         chunk_rows=chunk, n_threads=n_threads, **kwargs)
+        outputs.append(out)
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+    np.testing.assert_array_equal(outputs[2], outputs[0])
+    np.testing.assert_allclose(outputs[0], net.forward(source), rtol=1e-13)
+    with pytest.raises(ValueError, match="does not hold the buffers"):
+        training.forward(net.layers, net._kinds, net._activation_params, net.params,
+                         out=np.empty((1100, 4)), offsets=offsets, workspace=np.empty(size),
+                         chunk_rows=chunk, n_threads=2, **kwargs)
+
+
 def test_read_only_inputs_and_memmaps(tmp_path):
     rng = np.random.default_rng(3)
     X = rng.standard_normal((50, 3))

@@ -846,22 +846,57 @@ def loss_and_gradient(
     return objective
 
 
+cdef void _forward_chunks(
+    const NetworkShape* net, const floating* params, const floating* x,
+    const SparseRows* sparse, floating* out, floating* workspace, Py_ssize_t workspace_size,
+    const Py_ssize_t* offsets, Py_ssize_t n_samples, Py_ssize_t chunk_rows,
+) noexcept nogil:
+    """This thread's chunks of the rows (every n_threads-th), through the network.
+
+    Chunks are independent: no thread waits for another, and each uses its
+    own block of the workspace.
+    """
+    cdef int tid = fastnn_thread_num(), n_threads = fastnn_num_threads()
+    cdef Py_ssize_t n_features = _layer(net, 0)[LAYER_N_IN]
+    cdef Py_ssize_t n_outputs = _layer(net, net.n_layers - 1)[LAYER_N_OUT]
+    cdef Py_ssize_t chunk, start, n_rows
+    cdef Py_ssize_t n_chunks = (n_samples + chunk_rows - 1) // chunk_rows
+    cdef SparseRows rows
+    cdef SparseRows* my_sparse = NULL
+    if sparse != NULL:
+        rows = sparse[0]
+        my_sparse = &rows
+    chunk = tid
+    while chunk < n_chunks:
+        start = chunk * chunk_rows
+        n_rows = min(chunk_rows, n_samples - start)
+        if my_sparse != NULL:
+            rows.row0 = start
+        _forward_rows(net, params, x + start * n_features if x != NULL else NULL,
+                      my_sparse, out + start * n_outputs,
+                      workspace + tid * workspace_size, offsets, n_rows)
+        chunk += n_threads
+
+
 def forward(
     const Py_ssize_t[:, ::1] layers, const int[::1] kinds,
     const double[:, ::1] activation_params, const floating[::1] params,
     const floating[:, ::1] X, floating[:, ::1] out,
     const Py_ssize_t[:, ::1] offsets, floating[::1] workspace, Py_ssize_t chunk_rows,
     const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
-    const Py_ssize_t[::1] X_indptr=None,
+    const Py_ssize_t[::1] X_indptr=None, int n_threads=1,
 ):
     """Network output for every row of X, output activation included.
 
     Rows go through in chunks of ``chunk_rows`` so the workspace
-    (``workspace_layout(layers, chunk_rows, False)``) stays small and hot in
-    cache however many rows X has.
+    (``workspace_layout(layers, chunk_rows, False)``, one block of that size
+    per thread) stays small and hot in cache however many rows X has. With
+    ``n_threads`` > 1 the chunks are shared out among OpenMP threads; keep
+    BLAS to one thread meanwhile. The result does not depend on the thread
+    count: each chunk is computed the same way by whichever thread takes it.
     """
     cdef Py_ssize_t n_params = params.shape[0]
-    cdef Py_ssize_t L = layers.shape[0], chunk, start, n_rows
+    cdef Py_ssize_t L = layers.shape[0]
     cdef SparseRows sparse
     _check_network(layers, kinds, n_params)
     cdef Py_ssize_t n_samples = _check_input(X, X_data, X_indices, X_indptr,
@@ -870,28 +905,29 @@ def forward(
         raise ValueError(f"out must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
-    _check_workspace(layers, offsets, chunk_rows, False, workspace.shape[0])
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+    cdef Py_ssize_t workspace_size = workspace.shape[0] // n_threads
+    _check_workspace(layers, offsets, chunk_rows, False, workspace_size)
     if n_samples == 0:
         return
 
     cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
     cdef NetworkShape net = _network_shape(layers, specs, 0, 0.0)
-    cdef Py_ssize_t n_features = layers[0, LAYER_N_IN], n_outputs = layers[L - 1, LAYER_N_OUT]
     cdef const floating* x_ptr = cptr2(X) if sparse.data == NULL else NULL
-    cdef SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
+    cdef const SparseRows* sparse_ptr = &sparse if sparse.data != NULL else NULL
     cdef floating* out_ptr = ptr2(out)
     cdef const floating* params_ptr = cptr1(params)
     cdef floating* ws_ptr = ptr1(workspace)
+    n_threads = <int>min(<Py_ssize_t>n_threads, (n_samples + chunk_rows - 1) // chunk_rows)
     try:
         with nogil:
-            for chunk in range((n_samples + chunk_rows - 1) // chunk_rows):
-                start = chunk * chunk_rows
-                n_rows = min(chunk_rows, n_samples - start)
-                if sparse_ptr != NULL:
-                    sparse_ptr.row0 = start
-                _forward_rows(&net, params_ptr,
-                              x_ptr + start * n_features if x_ptr != NULL else NULL,
-                              sparse_ptr, out_ptr + start * n_outputs, ws_ptr,
-                              &offsets[0, 0], n_rows)
+            if n_threads == 1:
+                _forward_chunks(&net, params_ptr, x_ptr, sparse_ptr, out_ptr, ws_ptr,
+                                workspace_size, &offsets[0, 0], n_samples, chunk_rows)
+            else:
+                with parallel(num_threads=n_threads):
+                    _forward_chunks(&net, params_ptr, x_ptr, sparse_ptr, out_ptr, ws_ptr,
+                                    workspace_size, &offsets[0, 0], n_samples, chunk_rows)
     finally:
         free(specs)

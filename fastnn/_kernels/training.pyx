@@ -363,9 +363,9 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
     into its own workspace and computes the gradient of its rows' share of
     the batch objective into its own gradient block (thread t's block starts
     at ``grads + t * n_params``; thread 0 adds the L2 penalty). After a
-    barrier, each thread sums one slice of the parameter vector over the
-    blocks and applies the optimizer to that slice, so the update is as
-    parallel as the gradient. With one thread this is the plain serial loop.
+    barrier, each thread updates one slice of the parameter vector, summing
+    the blocks as it goes, so the update is as parallel as the gradient.
+    With one thread this is the plain serial loop.
 
     Every decision that ends the loop (divergence, the stop flag, a signal)
     is taken from values all threads read after the same barrier, so the
@@ -396,13 +396,12 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
     cdef Py_ssize_t p1 = min(n_params, (_share(n_params, tid + 1, n_threads) + 15) // 16 * 16)
     if tid == n_threads - 1:
         p1 = n_params
-    cdef Py_ssize_t batch, start, n_rows, r0, r1, my_rows, k, i, t
+    cdef Py_ssize_t batch, start, n_rows, r0, r1, my_rows, k, t
     cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
     cdef const Py_ssize_t* idx
     cdef const floating* xb
     cdef const floating* yb
     cdef const floating* swb
-    cdef floating total
     cdef double weight_sum, batch_objective, step_size
     cdef double last_check = _seconds() if task.check_signals and tid == 0 else 0.0
     cdef long adam_step = shared.adam_step
@@ -465,22 +464,17 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
                 shared.status = EPOCH_DIVERGED
             break
 
-        # Sum the blocks into block 0, slice by slice, in thread order so the
-        # result does not depend on timing.
-        if n_threads > 1:
-            for i in range(p0, p1):
-                total = grads[i]
-                for t in range(1, n_threads):
-                    total = total + grads[t * n_params + i]
-                grads[i] = total
+        # The update sums the threads' gradient blocks as it goes, in thread
+        # order, so the result does not depend on timing.
         if opt.solver == SOLVER_ADAM:
             adam_step += 1
             step_size = adam_step_size(opt.learning_rate, opt.beta1, opt.beta2, adam_step)
-            adam_update(params + p0, grads + p0, state + p0, state + n_params + p0, p1 - p0,
-                        step_size, opt.beta1, opt.beta2, opt.epsilon)
+            adam_update(params + p0, grads + p0, n_threads, n_params, state + p0,
+                        state + n_params + p0, p1 - p0, step_size, opt.beta1, opt.beta2,
+                        opt.epsilon)
         else:
-            sgd_update(params + p0, grads + p0, state + p0, p1 - p0, opt.learning_rate,
-                       opt.momentum, opt.nesterov)
+            sgd_update(params + p0, grads + p0, n_threads, n_params, state + p0, p1 - p0,
+                       opt.learning_rate, opt.momentum, opt.nesterov)
         if tid == 0:
             shared.accumulated_loss += batch_objective * n_rows
             shared.n_batches += 1
@@ -651,8 +645,8 @@ def train_epoch(
     params : ndarray of shape (n_params,)
         Flat parameters, updated in place.
     grads : ndarray of shape (n_threads * n_params,)
-        Gradient scratch, one block per thread; block 0 ends each batch
-        holding the batch gradient.
+        Gradient scratch, one block per thread (the batch gradient is their
+        sum).
     state : ndarray
         Optimizer state: velocities (n_params) for SGD, first then second
         moments (2 * n_params) for Adam.

@@ -233,6 +233,18 @@ def test_sparse_input_model_survives(data, tmp_path):
     _assert_same_predictions(est, loaded, X)
 
 
+def test_feature_names_survive(data, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    X, _, y = data
+    table = pa.table({name: X[:, i] for i, name in enumerate("abcde")})
+    est = _quiet(_make(MLPRegressor).fit, table, y)
+    loaded = _round_trip(est, tmp_path)
+    np.testing.assert_array_equal(loaded.feature_names_in_, list("abcde"))
+    _assert_same_predictions(est, loaded, table)
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(pa.table({name: X[:, i] for i, name in enumerate("vwxyz")}))
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_pipelines_holding_fastnn_estimators_survive(cls, data, tmp_path):
     X = data[0] * 10 + 3

@@ -19,6 +19,7 @@ from fastnn import activations
 from fastnn.network import Network
 from fastnn.linear_model import LinearRegression, LogisticRegression
 from fastnn.neural_network import MLPClassifier, MLPRegressor
+from fastnn.persistence import load, save
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
-           "Network", "activations", "__version__"]
+           "Network", "activations", "load", "save", "__version__"]

@@ -146,9 +146,30 @@ class _Model:
                 "feature_names_in": self.feature_names_in, "labels": self.labels}
 
     def __setstate__(self, state):
-        network = Network(state["layer_sizes"], state["hidden_activation"], state["loss"],
-                          state["params"].dtype)
-        self.__init__(network, state["params"], state["n_features_in"],
+        # The state may come from a model file (fastnn.load): check it before the
+        # kernels read it. Network validates sizes, activation names and loss.
+        params, sizes = state["params"], state["layer_sizes"]
+        if not (isinstance(params, np.ndarray) and params.ndim == 1
+                and params.dtype in (np.float32, np.float64)):
+            raise ValueError("a fitted model's parameters must be a 1-D float32 or "
+                             f"float64 array, got {type(params).__name__} "
+                             f"{getattr(params, 'dtype', '')}")
+        # Weights and biases of plain layers are a lower bound on the parameter
+        # count (glu layers have more): a file claiming huge layers around a small
+        # array is refused before Network allocates for them.
+        if not isinstance(sizes, (tuple, list)) or not all(
+                isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes):
+            raise ValueError(f"layer sizes must be a sequence of integers, got {sizes!r}")
+        if sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) > params.size:
+            raise ValueError(f"{params.size} parameters cannot fill layers {tuple(sizes)}")
+        network = Network(sizes, state["hidden_activation"], state["loss"], params.dtype)
+        if params.shape != (network.n_params,):
+            raise ValueError(f"{network!r} has {network.n_params} parameters, "
+                             f"got {params.size}")
+        if state["n_features_in"] != network.n_features:
+            raise ValueError(f"{network!r} takes {network.n_features} features, not "
+                             f"{state['n_features_in']!r}")
+        self.__init__(network, np.ascontiguousarray(params), state["n_features_in"],
                       state["feature_names_in"], state["labels"])
 
 

@@ -47,17 +47,18 @@ def test_kernel_sources_ship_with_the_package():
 
 
 def test_import_works_without_notebook_extras():
-    # Make ipywidgets and matplotlib unimportable, then import everything public.
+    # Make ipywidgets, matplotlib and skops (the persist extra) unimportable,
+    # then import everything public.
     script = textwrap.dedent("""
         import sys
         class Block:
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("ipywidgets", "matplotlib"):
+                if name.split(".")[0] in ("ipywidgets", "matplotlib", "skops"):
                     raise ImportError(f"{name} blocked for this test")
         sys.meta_path.insert(0, Block())
         import fastnn, fastnn.network, fastnn.activations, fastnn.optimizers
-        import fastnn.__main__
-        assert "matplotlib" not in sys.modules and "ipywidgets" not in sys.modules
+        import fastnn.__main__, fastnn.persistence
+        assert not {"matplotlib", "ipywidgets", "skops"} & set(sys.modules)
         print("ok")
     """)
     argv, env = python_command("-c", script)

@@ -10,6 +10,7 @@ A forward pass over many rows shares its chunks of rows out the same way.
 """
 
 import contextlib
+import os
 import threading
 
 from fastnn._kernels import training as _training
@@ -21,15 +22,50 @@ MIN_ROWS_PER_THREAD = 8
 _controller = None
 _controller_lock = threading.Lock()
 
+# GNU libgomp's thread pool does not survive fork(): a child that enters a
+# parallel region after its parent ran one waits forever for threads that
+# only existed in the parent (multiprocessing's default start method on
+# Linux forks). Such a child runs fastnn's loops on its own thread; BLAS,
+# whose pools do survive fork, is left as it is.
+_openmp_used = False
+_openmp_lost = False
+
+
+def _after_fork_in_child():
+    global _openmp_lost
+    _openmp_lost = _openmp_lost or _openmp_used
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def openmp_threads(wanted=None):
+    """Threads for one of fastnn's parallel regions: OpenMP's limit, capped at ``wanted``.
+
+    OpenMP's limit is the calling thread's (``OMP_NUM_THREADS``,
+    ``threadpoolctl.threadpool_limits(user_api="openmp")``, the CPU affinity
+    the process started with); 1 in a child forked after this process used
+    OpenMP threads. The caller must then use that many threads.
+    """
+    global _openmp_used
+    if _openmp_lost:
+        return 1
+    n_threads = _training.max_threads()
+    if wanted is not None:
+        n_threads = max(1, min(n_threads, wanted))
+    if n_threads > 1:
+        _openmp_used = True
+    return n_threads
+
 
 def training_threads(batch_size):
     """Threads to split batches of ``batch_size`` rows across.
 
-    Follows OpenMP's limit for the calling thread (``OMP_NUM_THREADS``,
-    ``threadpoolctl.threadpool_limits(user_api="openmp")``), so a process
-    limited to one thread trains on one thread and lets BLAS thread instead.
+    Follows :func:`openmp_threads`, so a process limited to one thread
+    trains on one thread and lets BLAS thread instead.
     """
-    return max(1, min(_training.max_threads(), batch_size // MIN_ROWS_PER_THREAD))
+    return openmp_threads(batch_size // MIN_ROWS_PER_THREAD)
 
 
 def forward_threads(n_chunks):
@@ -39,7 +75,7 @@ def forward_threads(n_chunks):
     thread and leaves BLAS as it is; more are shared out, OpenMP's limit
     permitting.
     """
-    return max(1, min(_training.max_threads(), n_chunks))
+    return openmp_threads(n_chunks)
 
 
 def _blas_controller():

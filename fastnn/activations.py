@@ -22,6 +22,7 @@ import numbers
 import numpy as np
 
 from fastnn._kernels import activations as _kernels
+from fastnn._parallel import openmp_threads
 
 __all__ = ["Activation", "get", "names"]
 
@@ -438,7 +439,7 @@ def _n_threads(z):
     # OpenMP's current limit, asked only when the kernels would split the work.
     if z.size < _kernels.PARALLEL_MIN_ELEMENTS:
         return 1
-    return _kernels.max_threads()
+    return openmp_threads()
 
 
 def _check_real(array, what):

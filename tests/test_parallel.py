@@ -98,3 +98,35 @@ def test_a_fit_under_threadpool_limits_stays_on_one_thread(monkeypatch):
     used.clear()
     MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
     assert used == [min(training.max_threads(), 200 // MIN_ROWS_PER_THREAD)] * 2
+
+
+def _train_predict_and_activate(queue):
+    from fastnn import activations
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((3000, 6)), rng.integers(0, 2, 3000)
+    est = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    proba = est.predict_proba(X)  # six chunks of rows: a parallel forward pass
+    tanh = activations.get("tanh")(X.repeat(100, axis=1))  # large: a parallel kernel
+    queue.put((est.n_iter_, proba.shape, bool(np.isfinite(tanh).all())))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads running
+def test_a_child_forked_after_parallel_training_still_trains():
+    import multiprocessing
+    # The parent runs parallel regions first: with GNU libgomp, a forked
+    # child that entered one afterwards would wait forever.
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((3000, 6)), rng.integers(0, 2, 3000)
+    MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y).predict(X)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_train_predict_and_activate, args=(queue,))
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in a parallel region")
+    assert child.exitcode == 0
+    assert queue.get(timeout=10) == (2, (3000, 2), True)

@@ -231,7 +231,11 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         raise NotImplementedError
 
     def _validate_targets(self, y, incremental, first_pass, classes):
-        """Check ``y``; return (y as validated, Y for the network, labels)."""
+        """Check ``y``; return (y as validated, Y for the network, labels).
+
+        Y is a target matrix (n_samples, n_outputs), or for one-hot targets
+        the class of each sample (intp, shape (n_samples,)).
+        """
         raise NotImplementedError
 
     def _decode(self, model, output):
@@ -347,14 +351,15 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         y, Y, labels = self._validate_targets(y, incremental, first_pass, classes)
         if scipy.sparse.issparse(X):
             X.sort_indices()
-        Y = np.ascontiguousarray(Y, dtype=X.dtype)
+        if Y.ndim == 2:
+            Y = np.ascontiguousarray(Y, dtype=X.dtype)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         sample_weight = self._class_sample_weight(y, sample_weight, labels, incremental,
                                                   X.dtype)
         if not scipy.sparse.issparse(X):
             X = np.ascontiguousarray(X)
-        n_outputs = Y.shape[1]
+        n_outputs = Y.shape[1] if Y.ndim == 2 else len(labels.classes_)
         loss = self._loss_name(n_outputs, labels)
         layer_sizes = (n_features_in, *hidden, n_outputs)
 

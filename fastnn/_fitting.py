@@ -345,7 +345,8 @@ class _FitRun:
     def _split_validation(self, X, Y, sample_weight):
         """scikit-learn's early-stopping split: same call, same random state."""
         est = self.estimator
-        stratify = Y.astype(bool) if est._is_classifier and Y.shape[1] == 1 else None
+        stratify = (Y.astype(bool) if est._is_classifier and Y.ndim == 2 and Y.shape[1] == 1
+                    else None)
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         parts = train_test_split(*arrays, random_state=self.rng,
                                  test_size=est._hyperparameter("validation_fraction"),
@@ -356,11 +357,18 @@ class _FitRun:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
         if est._is_classifier:
-            y_val = self.model.labels.inverse_transform(Y_val)
+            y_val = (self.model.labels.classes_[Y_val] if Y_val.ndim == 1
+                     else self.model.labels.inverse_transform(Y_val))
         else:
             y_val = Y_val.ravel() if Y_val.shape[1] == 1 else Y_val
-        self.validation = (X_val, np.ascontiguousarray(Y_val), y_val, sw_val)
+        self.validation = (X_val, self._target_matrix(Y_val), y_val, sw_val)
         return X_train, np.ascontiguousarray(Y_train), sw_train
+
+    def _target_matrix(self, Y):
+        """``Y`` as a C-contiguous target matrix (one-hot rows for class indices)."""
+        if Y.ndim == 1:
+            return np.eye(self.network.n_outputs, dtype=self.network.dtype)[Y]
+        return np.ascontiguousarray(Y)
 
     def run_stochastic(self, schedule):
         hp, net = self.estimator._hyperparameter, self.network
@@ -451,6 +459,8 @@ class _FitRun:
         early_stopping = est._hyperparameter("early_stopping")
         if early_stopping:
             X, Y, sample_weight = self._split_validation(X, Y, sample_weight)
+        # Full-batch: the activations of every row dwarf a one-hot matrix.
+        Y = self._target_matrix(Y)
         k, dtype = self.loss_normalizer, net.dtype
         alpha = self.alpha * k
 

@@ -55,8 +55,12 @@ class ClassifierTargets:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, "
                 f"but the data contains only one class: {binarizer.classes_[0]!r}")
-        Y = binarizer.transform(y)
-        return y, Y, binarizer
+        if binarizer.y_type_ == "multiclass":
+            # Each sample's class, not its one-hot row: the training loop builds
+            # the rows of one batch at a time, so no (n_samples, n_classes)
+            # matrix (nor LabelBinarizer's int64 one) is ever allocated.
+            return y, np.searchsorted(binarizer.classes_, y).astype(np.intp, copy=False), binarizer
+        return y, binarizer.transform(y), binarizer
 
     def _class_sample_weight(self, y, sample_weight, labels, incremental, dtype):
         if self.class_weight is None:

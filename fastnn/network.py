@@ -359,8 +359,11 @@ class Network:
         ----------
         X : array-like or scipy sparse matrix of shape (n_samples, n_features)
             Read only; sparse rows are read as CSR, never densified.
-        Y : ndarray of shape (n_samples, n_outputs)
-            Targets: one-hot rows for categorical cross-entropy.
+        Y : ndarray of shape (n_samples, n_outputs), or of integers (n_samples,)
+            Targets: one-hot rows for categorical cross-entropy, which may be
+            given by their classes instead (integers in ``[0, n_outputs)``,
+            with more than one output): then only each batch's one-hot rows
+            are ever built, not an (n_samples, n_outputs) matrix.
         order : ndarray of int, shape (n_samples,)
             Sample order of this epoch (a permutation, or ``arange`` for no
             shuffling); batch ``k`` is ``order[k * batch_size:(k + 1) * batch_size]``.
@@ -394,11 +397,12 @@ class Network:
             batch rows (scikit-learn's reported training loss).
         """
         n_samples, X, csr = self._as_input(X)
-        Y = self._as_matrix(Y, "Y", self.n_outputs)
+        Y, labels = self._as_targets(Y)
         if n_samples == 0:
             raise ValueError("X has no rows")
-        if Y.shape[0] != n_samples:
-            raise ValueError(f"X has {n_samples} rows but Y has {Y.shape[0]}")
+        n_targets = Y.shape[0] if labels is None else labels.shape[0]
+        if n_targets != n_samples:
+            raise ValueError(f"X has {n_samples} rows but Y has {n_targets}")
         sample_weight = self._as_weights(sample_weight, n_samples)
         order = np.ascontiguousarray(order, dtype=np.intp)
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -418,10 +422,21 @@ class Network:
                 sample_weight, order, batch_size, self.params, grads, state,
                 optimizer.config(), getattr(optimizer, "t", 0), float(alpha),
                 float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals),
-                probability_floor=float(probability_floor), n_threads=n_threads, **csr)
+                probability_floor=float(probability_floor), n_threads=n_threads,
+                labels=labels, **csr)
         if hasattr(optimizer, "t"):
             optimizer.t = adam_step
         return _STATUS_NAMES[status], total / n_samples
+
+    def _as_targets(self, Y):
+        """``(Y, labels)`` for the epoch kernel: a target matrix, or classes."""
+        Y_array = np.asarray(Y)
+        if Y_array.ndim == 1 and self.n_outputs > 1 and Y_array.dtype.kind in "iub":
+            labels = np.ascontiguousarray(Y_array, dtype=np.intp)
+            if labels.size and (labels.min() < 0 or labels.max() >= self.n_outputs):
+                raise ValueError(f"class labels in Y must lie in [0, {self.n_outputs})")
+            return np.empty((0, self.n_outputs), dtype=self.dtype), labels
+        return self._as_matrix(Y, "Y", self.n_outputs), None
 
     def _gradient_buffer(self, n_threads):
         # One gradient block per training thread.

@@ -225,6 +225,28 @@ def test_c_contiguous_input_of_a_float_dtype_is_never_copied(data, dtype, monkey
     assert est.coefs_[0].dtype == dtype
 
 
+def test_a_multiclass_fit_allocates_no_per_class_matrix():
+    # 10 classes: a one-hot target matrix would take 40 bytes a row in
+    # float32 (scikit-learn's LabelBinarizer builds an int64 one first: 80).
+    # What a fit may allocate per row: the class of each sample and the
+    # epoch's order (8 bytes each, intp), and transient copies of them
+    # (np.unique's sorted labels, the reshuffled order).
+    import gc
+    import tracemalloc
+    n = 100_000
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 20)).astype(np.float32)
+    y = rng.integers(0, 10, n)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        _quiet(MLPClassifier((16,), max_iter=1, random_state=0).fit, X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 36 * n + 1_000_000
+
+
 def test_read_only_and_memory_mapped_inputs(data, tmp_path):
     X, y = data
     X_ro = X.copy()

@@ -105,6 +105,49 @@ def test_sparse_rows_split_across_threads_equal_dense(n_threads):
     np.testing.assert_allclose(nets[1].params, nets[0].params, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_class_labels_train_exactly_like_their_one_hot_rows(n_threads, shuffled, dtype):
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((97, 5)).astype(dtype)
+    classes = rng.integers(0, 4, 97)
+    sw = rng.uniform(0.5, 2, 97).astype(dtype)
+    order = rng.permutation(97) if shuffled else np.arange(97)
+    results = []
+    for targets in (np.eye(4, dtype=dtype)[classes], classes):
+        net = Network((5, 6, 4), "relu", "categorical_cross_entropy", dtype).initialize(0)
+        status, loss = net.train_epoch(X, targets, order, 16, Adam(0.01), sample_weight=sw,
+                                       alpha=0.1, n_threads=n_threads)
+        assert status == "complete"
+        results.append((net.params, loss))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    assert results[1][1] == results[0][1]
+
+
+def test_class_labels_are_checked():
+    net = Network((2, 3), "relu", "categorical_cross_entropy").initialize(0)
+    X = np.zeros((4, 2))
+    with pytest.raises(ValueError, match=r"lie in \[0, 3\)"):
+        net.train_epoch(X, np.array([0, 1, 3, 2]), np.arange(4), 2, Adam())
+    with pytest.raises(ValueError, match="X has 4 rows but Y has 3"):
+        net.train_epoch(X, np.array([0, 1, 2]), np.arange(4), 2, Adam())
+    offsets, size = training.workspace_layout(net.layers, 2, True)
+    kinds, act_params = net._kinds, net._activation_params
+    args = dict(layers=net.layers, kinds=kinds, activation_params=act_params, loss_kind=2,
+                X=X, Y=np.zeros((0, 3)), sample_weight=None, order=np.arange(4),
+                batch_size=2, params=net.params, grads=np.empty(net.n_params),
+                state=np.zeros(2 * net.n_params), optimizer=Adam().config(), adam_step=0,
+                alpha=0.0, loss_normalizer=1.0, offsets=offsets, workspace=np.empty(size))
+    with pytest.raises(ValueError, match=r"Y must have shape \(4, 3\)"):
+        training.train_epoch(**args)
+    for labels, message in [(np.array([0, 1, 2]), "one entry per sample"),
+                            (np.array([0, -1, 2, 1]), r"lie in \[0, 3\)")]:
+        with pytest.raises(ValueError, match=message):
+            training.train_epoch(**args, labels=labels)
+    with pytest.raises(ValueError, match=r"Y must have shape \(0, 3\)"):
+        training.train_epoch(**{**args, "Y": np.zeros((4, 3))}, labels=np.arange(4) % 3)
+
+
 def test_divergence_in_one_threads_rows_stops_every_thread_before_the_update():
     X = np.ones((8, 1))
     Y = np.ones((8, 1))

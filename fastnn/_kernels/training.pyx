@@ -55,7 +55,8 @@ ctypedef struct EpochTask:
     const OptimizerConfig* opt
     const void* X                 # dense rows, or NULL when X_sparse is set
     const SparseRows* X_sparse
-    const void* Y
+    const void* Y                 # target rows, or NULL when labels is set
+    const Py_ssize_t* labels      # class of each row (one-hot targets), or NULL
     const void* sample_weight     # or NULL
     const Py_ssize_t* order
     Py_ssize_t n_samples
@@ -333,6 +334,29 @@ cdef void _gather_rows(const floating* src, const Py_ssize_t* idx, Py_ssize_t n,
         memcpy(dst + k * width, src + idx[k] * width, width * sizeof(floating))
 
 
+cdef inline const floating* _batch_rows(
+    const floating* src, const Py_ssize_t* idx, Py_ssize_t n, Py_ssize_t width,
+    bint in_place, floating* buffer,
+) noexcept nogil:
+    """The batch's rows of ``src``: read in place when consecutive, else gathered."""
+    if n == 0:
+        return NULL
+    if in_place:
+        return src + idx[0] * width
+    _gather_rows(src, idx, n, width, buffer)
+    return buffer
+
+
+cdef void _one_hot_rows(const Py_ssize_t* labels, const Py_ssize_t* idx, Py_ssize_t n,
+                        Py_ssize_t width, floating* dst) noexcept nogil:
+    """dst row k = the one-hot row of class labels[idx[k]]."""
+    cdef Py_ssize_t k, j
+    for k in range(n):
+        for j in range(width):
+            dst[k * width + j] = 0
+        dst[k * width + labels[idx[k]]] = 1
+
+
 cdef inline double _seconds() noexcept nogil:
     cdef timespec now
     clock_gettime(CLOCK_MONOTONIC, &now)
@@ -397,6 +421,7 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
     if tid == n_threads - 1:
         p1 = n_params
     cdef Py_ssize_t batch, start, n_rows, r0, r1, my_rows, k, t
+    cdef bint in_place
     cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
     cdef const Py_ssize_t* idx
     cdef const floating* xb
@@ -422,24 +447,19 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
         idx = order + start + r0
         if sparse != NULL:
             batch_rows.rows = idx
-        # Unshuffled epochs and runs of consecutive rows read X in place.
-        if my_rows == 0 or _is_run(idx, my_rows):
-            xb = X + idx[0] * n_features if sparse == NULL and my_rows else NULL
-            yb = Y + idx[0] * n_outputs if my_rows else NULL
-            swb = sample_weight + idx[0] if sample_weight != NULL and my_rows else NULL
-        else:
-            if sparse == NULL:
-                _gather_rows(X, idx, my_rows, n_features, x_buf)
-                xb = x_buf
-            else:
-                xb = NULL
-            _gather_rows(Y, idx, my_rows, n_outputs, y_buf)
+        # Unshuffled epochs and runs of consecutive rows are read in place.
+        in_place = my_rows == 0 or _is_run(idx, my_rows)
+        xb = NULL
+        if sparse == NULL:
+            xb = _batch_rows(X, idx, my_rows, n_features, in_place, x_buf)
+        if task.labels != NULL:
+            _one_hot_rows(task.labels, idx, my_rows, n_outputs, y_buf)
             yb = y_buf
-            swb = NULL
-            if sample_weight != NULL:
-                for k in range(my_rows):
-                    sw_buf[k] = sample_weight[idx[k]]
-                swb = sw_buf
+        else:
+            yb = _batch_rows(Y, idx, my_rows, n_outputs, in_place, y_buf)
+        swb = NULL
+        if sample_weight != NULL:
+            swb = _batch_rows(sample_weight, idx, my_rows, 1, in_place, sw_buf)
         if sample_weight == NULL:
             weight_sum = <double>n_rows
         else:
@@ -624,7 +644,7 @@ def train_epoch(
     const unsigned char[::1] stop_flag=None, bint check_signals=False,
     const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
     const Py_ssize_t[::1] X_indptr=None, double probability_floor=0.0,
-    int n_threads=1,
+    int n_threads=1, const Py_ssize_t[::1] labels=None,
 ):
     """Run one epoch of minibatch training in compiled code, GIL released.
 
@@ -637,7 +657,8 @@ def train_epoch(
     loss_kind : int
         A value of ``fastnn._kernels.losses.LOSS_KINDS``.
     X, Y : ndarrays, shapes (n_samples, n_in) and (n_samples, n_out)
-        C-contiguous, same dtype as ``params``; read only.
+        C-contiguous, same dtype as ``params``; read only. With ``labels``,
+        ``Y`` has no rows (shape (0, n_out)): it only fixes the width.
     sample_weight : ndarray of shape (n_samples,) or None
     order : ndarray of intp, shape (n_samples,)
         Sample order of this epoch; batches are consecutive slices of it.
@@ -672,6 +693,10 @@ def train_epoch(
     probability_floor : float
         Reported cross-entropies clip probabilities to [floor, 1 - floor]
         (scikit-learn's convention); 0 reports the exact loss.
+    labels : ndarray of intp, shape (n_samples,), optional
+        One-hot targets given by their classes (0 <= label < n_out): each
+        batch's target rows are built from them, so no (n_samples, n_out)
+        target matrix need exist.
     n_threads : int, default=1
         Threads that split every batch by rows (OpenMP; a build without it
         runs one). Keep BLAS to one thread meanwhile: each thread calls it.
@@ -698,8 +723,15 @@ def train_epoch(
                                              layers[0, LAYER_N_IN], &sparse)
     if not 0 <= loss_kind < N_LOSS_KINDS:
         raise ValueError(f"unknown loss kind {loss_kind}")
-    if Y.shape[0] != n_samples or Y.shape[1] != layers[L - 1, LAYER_N_OUT]:
-        raise ValueError(f"Y must have shape ({n_samples}, {layers[L - 1, LAYER_N_OUT]})")
+    cdef Py_ssize_t n_out = layers[L - 1, LAYER_N_OUT]
+    cdef Py_ssize_t target_rows = n_samples if labels is None else 0
+    if Y.shape[0] != target_rows or Y.shape[1] != n_out:
+        raise ValueError(f"Y must have shape ({target_rows}, {n_out})")
+    if labels is not None:
+        if labels.shape[0] != n_samples:
+            raise ValueError("labels must have one entry per sample")
+        if n_samples and (np.min(labels) < 0 or np.max(labels) >= n_out):
+            raise ValueError(f"labels must lie in [0, {n_out})")
     if sample_weight is not None and sample_weight.shape[0] != n_samples:
         raise ValueError("sample_weight must have one entry per sample")
     if order.shape[0] != n_samples:
@@ -734,6 +766,7 @@ def train_epoch(
     task.X = cptr2(X) if sparse.data == NULL else NULL
     task.X_sparse = &sparse if sparse.data != NULL else NULL
     task.Y = cptr2(Y)
+    task.labels = &labels[0] if labels is not None and n_samples else NULL
     task.sample_weight = cptr1(sample_weight) if sample_weight is not None else NULL
     task.order = &order[0] if n_samples else NULL
     task.n_samples = n_samples

@@ -31,22 +31,56 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 import fastnn  # noqa: E402
 from fastnn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings(
+pytestmark = [
     # A few epochs are enough to compare fits; convergence is not the point.
-    "ignore::sklearn.exceptions.ConvergenceWarning")
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    # The scheduler's HTTP endpoints (health, metrics) listen on 127.0.0.1 even
+    # without a dashboard; a second cluster, or another on the machine, finds
+    # their default port taken and takes a free one.
+    pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning"),
+]
+
+
+@contextlib.contextmanager
+def local_cluster_client(n_workers, environment=None, **client_options):
+    """A client of a LocalCluster of one-thread worker processes on loopback.
+
+    ``environment`` holds variables to set (or, as None, unset) while the
+    cluster starts. The whole environment is restored afterwards: a nanny
+    writes its ``pre-spawn-environ`` (OMP_NUM_THREADS=1, ...) into the
+    environment of the process that starts it, which later tests'
+    subprocesses would inherit.
+    """
+    saved = dict(os.environ)
+    # Worker processes must import the fastnn under test (built in place or
+    # installed), not another one on the default path.
+    environment = {"PYTHONPATH": os.path.dirname(os.path.dirname(fastnn.__file__)),
+                   **(environment or {})}
+    try:
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                      processes=True, host="127.0.0.1",
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster, **client_options) as client:
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
 def client():
-    """A client of a two-process LocalCluster on loopback, closed after the module."""
-    with pytest.MonkeyPatch.context() as patch:
-        # Worker processes must import the fastnn under test (built in place or
-        # installed), not another one on the default path.
-        patch.setenv("PYTHONPATH", os.path.dirname(os.path.dirname(fastnn.__file__)))
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      host="127.0.0.1", dashboard_address=None) as cluster, \
-                distributed.Client(cluster) as client:
-            yield client
+    """Two worker processes for the whole module, closed after it.
+
+    OMP_NUM_THREADS is unset while it starts: a value in the nanny's own
+    environment would replace the default of its configuration, tested here.
+    """
+    with local_cluster_client(2, {"OMP_NUM_THREADS": None}) as client:
+        yield client
 
 
 def one_openmp_thread():
@@ -178,6 +212,32 @@ def test_incremental_streams_the_chunks_in_order_through_partial_fit(
             reference.partial_fit(X[start:start + chunk], y[start:start + chunk], **classes)
     assert_same_parameters(streamed.estimator_, reference)
     assert streamed.estimator_.t_ == reference.t_ == len(y)
+
+    # Incremental.partial_fit: a second pass over the chunks, continuing.
+    streamed.partial_fit(da.from_array(X, chunks=(chunk, -1)),
+                         da.from_array(y, chunks=chunk), **classes)
+    with one_openmp_thread():
+        for start in range(0, len(y), chunk):
+            reference.partial_fit(X[start:start + chunk], y[start:start + chunk], **classes)
+    assert_same_parameters(streamed.estimator_, reference)
+    assert streamed.estimator_.t_ == reference.t_ == 2 * len(y)
+
+
+@pytest.mark.parametrize("how", ["configuration", "environment"])
+def test_a_worker_trains_on_the_openmp_threads_it_is_given(how):
+    # The two recipes of docs/dask.md for one out-of-core fit on k cores of a
+    # worker. The nanny takes a variable set in its own environment over its
+    # configuration, so the configuration recipe needs OMP_NUM_THREADS unset.
+    import dask
+    from fastnn._parallel import training_threads
+    if how == "configuration":
+        setting = dask.config.set({"distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": 2})
+        environment = {"OMP_NUM_THREADS": None}
+    else:
+        setting, environment = contextlib.nullcontext(), {"OMP_NUM_THREADS": "2"}
+    with setting, local_cluster_client(1, environment, set_as_default=False) as client:
+        assert list(client.run(lambda: os.environ["OMP_NUM_THREADS"]).values()) == ["2"]
+        assert list(client.run(lambda: training_threads(200)).values()) == [2]
 
 
 @pytest.mark.parametrize("wrapper", ["Incremental", "ParallelPostFit"])

@@ -245,6 +245,14 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
     def _validation_score(self, y_val, prediction, sample_weight):
         raise NotImplementedError
 
+    def _check_solver(self):
+        # The condition of ``available_if`` on partial_fit: one epoch of L-BFGS on
+        # one batch has no meaning, so only the stochastic solvers offer it.
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
     # -- fitted state ---------------------------------------------------
 
     def __sklearn_is_fitted__(self):

@@ -2,13 +2,16 @@
 
 Mixins for :class:`fastnn._base.BaseNetworkEstimator`: how targets become the
 network's ``Y``, which loss they call for, how outputs become predictions, and
-the public prediction methods.
+the public methods whose signature depends on the kind of target:
+``partial_fit`` (classifiers take ``classes``) and the predictions.
 """
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
@@ -61,6 +64,26 @@ class ClassifierTargets:
             # matrix (nor LabelBinarizer's int64 one) is ever allocated.
             return y, np.searchsorted(binarizer.classes_, y).astype(np.intp, copy=False), binarizer
         return y, binarizer.transform(y), binarizer
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data ('sgd', 'adam').
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            All classes across the calls; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True,
+                         classes=classes)
 
     def _class_sample_weight(self, y, sample_weight, labels, incremental, dtype):
         if self.class_weight is None:
@@ -150,6 +173,23 @@ class RegressorTargets:
                              "Poisson regression.")
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return y, Y, None
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data ('sgd', 'adam').
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _loss_name(self, n_outputs, labels):
         return self._hyperparameter("loss")

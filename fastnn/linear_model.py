@@ -6,6 +6,9 @@ more. Both are trained by gradient descent (L-BFGS by default) on the MLP's
 objective: mean loss + ``alpha / (2 n) * ||w||^2``, intercepts unpenalised. So
 ``LinearRegression()`` (``alpha=0``) is ordinary least squares, and
 ``LogisticRegression(alpha=a)`` is scikit-learn's ``LogisticRegression(C=1/a)``.
+With ``solver='sgd'`` or ``'adam'`` both offer ``partial_fit`` (one epoch over
+the batch given, as the MLP's), so they learn from data streamed in chunks,
+e.g. by ``dask_ml.wrappers.Incremental``.
 """
 
 import numbers

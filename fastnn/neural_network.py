@@ -11,9 +11,8 @@ a ``callbacks=`` hook, and scikit-learn's callback API.
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.metaestimators import available_if
 
-from fastnn._base import STOCHASTIC_SOLVERS, BaseNetworkEstimator
+from fastnn._base import BaseNetworkEstimator
 from fastnn._targets import ClassifierTargets, RegressorTargets
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -190,12 +189,6 @@ class _MultilayerPerceptron(BaseNetworkEstimator):
                 target[...] = value
         self._model = new
 
-    def _check_solver(self):
-        if self.solver not in STOCHASTIC_SOLVERS:
-            raise AttributeError("partial_fit is only available for stochastic optimizers. "
-                                 f"{self.solver} is not stochastic.")
-        return True
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and targets y.
@@ -269,28 +262,6 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
             callbacks=callbacks)
         self.class_weight = class_weight
 
-    # -- public methods ---------------------------------------------------
-
-    @available_if(lambda est: est._check_solver())
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """Update the model with one epoch over the given data.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-        sample_weight : array-like of shape (n_samples,), default=None
-        classes : array of shape (n_classes,), default=None
-            All classes across the calls; required on the first call.
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True,
-                         classes=classes)
-
 
 class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
     __doc__ = f"""Multi-layer perceptron regressor, scikit-learn compatible.
@@ -344,23 +315,6 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             callbacks=callbacks)
         self.loss = loss
-
-    @available_if(lambda est: est._check_solver())
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """Update the model with one epoch over the given data.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn import linear_model as sk
+from sklearn import neural_network as sk_nn
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -76,6 +77,57 @@ def test_stochastic_solvers_approach_the_solution(solver):
         approx = LogisticRegression(solver=solver, learning_rate_init=0.05, max_iter=500,
                                     random_state=0, tol=0).fit(X, y)
     np.testing.assert_allclose(approx.predict_proba(X), exact.predict_proba(X), atol=0.02)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("ours_class, theirs_class, loader", [
+    (LinearRegression, sk_nn.MLPRegressor, load_diabetes),
+    (LogisticRegression, sk_nn.MLPClassifier, load_breast_cancer),
+    (LogisticRegression, sk_nn.MLPClassifier, load_iris),
+])
+def test_partial_fit_sequence_equals_scikit_learns_mlp_without_hidden_layer(
+        ours_class, theirs_class, loader, solver):
+    # The single neuron is scikit-learn's MLP with hidden_layer_sizes=() and the
+    # single neuron's fixed settings (Nesterov momentum 0.9, constant rate): the
+    # same random_state gives the same initial weights, batch orders and updates.
+    X, y = loader(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    if ours_class is LinearRegression:
+        y = (y - y.mean()) / y.std()
+    kwargs = {"classes": np.unique(y)} if ours_class is LogisticRegression else {}
+    # With no hidden layer scikit-learn still draws the initial weights in the
+    # Glorot bound of its `activation` parameter; the single sigmoid neuron draws
+    # in the sigmoid's (factor 2), which scikit-learn uses for 'logistic'.
+    binary = ours_class is LogisticRegression and len(kwargs["classes"]) == 2
+    ours = ours_class(solver=solver, alpha=0.5, learning_rate_init=0.01, batch_size=32,
+                      random_state=0)
+    theirs = theirs_class(hidden_layer_sizes=(), activation="logistic" if binary else "relu",
+                          solver=solver, alpha=0.5, learning_rate_init=0.01, batch_size=32,
+                          random_state=0)
+    for part in np.array_split(np.arange(len(y)), 3):
+        ours.partial_fit(X[part], y[part], **kwargs)
+        theirs.partial_fit(X[part], y[part], **kwargs)
+    weights = theirs.coefs_[0] if ours_class is LogisticRegression else theirs.coefs_[0][:, 0]
+    np.testing.assert_allclose(ours.coef_.T if ours_class is LogisticRegression
+                               else ours.coef_, weights, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.ravel(ours.intercept_), theirs.intercepts_[0],
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-12, atol=1e-14)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+
+
+@pytest.mark.parametrize("estimator_class", [LinearRegression, LogisticRegression])
+def test_partial_fit_needs_a_stochastic_solver(estimator_class):
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as error:
+        estimator_class().partial_fit
+    assert "only available for stochastic optimizers" in str(error.value.__cause__)
+    assert hasattr(estimator_class(solver="adam"), "partial_fit")
+
+
+def test_logistic_regression_partial_fit_needs_classes_first():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        LogisticRegression(solver="sgd").partial_fit(X, y)
 
 
 def test_logistic_regression_refuses_multilabel():

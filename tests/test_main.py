@@ -54,3 +54,43 @@ def test_bad_arguments(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_scale_demo_streams_the_chunks_and_reports():
+    pytest.importorskip("dask_ml")
+    argv, env = python_command("-m", "fastnn", "scale-demo", "--rows", "25000",
+                               "--chunk-rows", "4000", "--slice-rows", "8000",
+                               "--test-rows", "4000")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("fastnn ") and "25,000 rows x 20 features" in lines[0]
+    assert "7 chunks of up to 4,000 rows" in lines[0]
+    chunks = [line for line in lines if line.startswith("chunk ")]
+    # One line per chunk (six of 4,000 rows and one of 1,000), rows counted up.
+    assert [line.split()[1] for line in chunks] == [f"{i}/7" for i in range(1, 8)]
+    assert [line.split()[3] for line in chunks] == [
+        f"{min(4000 * i, 25000):,}/25,000" for i in range(1, 8)]
+    assert all(line.endswith(" rows/s") for line in chunks)
+    summary = "\n".join(lines[len(chunks) + 2:])
+    assert "out of core: 25,000 rows in " in summary
+    assert "in memory: 8,000-row slice in one partial_fit, " in summary
+    # 25,000 x 20 float32 features plus int64 labels.
+    assert f"the 25,000 rows would take {(25000 * 20 * 4 + 25000 * 8) / 2**20:,.0f} MiB" \
+        in summary
+    accuracy = float(lines[-1].split()[-1])
+    assert lines[-1].startswith("accuracy on 4,000 fresh rows: ")
+    # Three balanced-ish classes from a tanh network: far above chance after 25k rows.
+    assert accuracy > 0.6
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["scale-demo", "--rows", "0"], "--rows must be at least 1"),
+    (["scale-demo", "--chunk-rows", "-5"], "--chunk-rows must be at least 1"),
+    (["scale-demo", "--hidden", "8", "0"], "--hidden sizes must be at least 1"),
+])
+def test_scale_demo_bad_arguments(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -257,10 +257,10 @@ def test_lbfgs_iterations_count_as_epochs_and_training_continues(moons):
     assert loss == pytest.approx(est.loss_curve_[-1], rel=1e-6)
 
 
-def test_single_neuron_trains_and_says_it_cannot_continue(plane):
+def test_single_neuron_with_lbfgs_trains_and_says_it_cannot_continue(plane):
     X, y = plane
-    dashboard = TrainingDashboard(LinearRegression(solver="sgd", learning_rate_init=0.01),
-                                  X, y, epochs=20)
+    # L-BFGS: no partial_fit, no warm_start (with 'sgd' or 'adam' it continues).
+    dashboard = TrainingDashboard(LinearRegression(), X, y, epochs=20)
     assert dashboard.add_layer_button.disabled
     _press(dashboard, "Step")
     assert dashboard.epoch == 1 == len(dashboard.estimator.loss_curve_)
@@ -268,7 +268,22 @@ def test_single_neuron_trains_and_says_it_cannot_continue(plane):
     assert dashboard.epoch == 1 and "Reset" in dashboard.status.value
     _press(dashboard, "Reset")
     _press(dashboard, "Train ▶")
+    # Least squares in two features: L-BFGS reaches the gradient tolerance early.
+    assert 1 < dashboard.epoch == len(dashboard.history["loss"]) <= 20
+
+
+def test_single_neuron_with_sgd_trains_epoch_by_epoch_and_continues(plane):
+    X, y = plane
+    dashboard = TrainingDashboard(LinearRegression(solver="sgd", learning_rate_init=0.01),
+                                  X, y, epochs=20)
+    assert dashboard.add_layer_button.disabled
+    _press(dashboard, "Step")
+    assert dashboard.epoch == 1 == len(dashboard.estimator.loss_curve_)
+    _press(dashboard, "Train ▶")
+    assert "Reset" not in dashboard.status.value
     assert dashboard.epoch == 20 == len(dashboard.history["loss"])
+    # One partial_fit per epoch over the training rows (the rest validate).
+    assert dashboard.estimator.t_ == 20 * len(dashboard._session.y)
 
 
 def test_one_dimensional_regression_draws_the_fitted_curve():

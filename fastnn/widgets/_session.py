@@ -5,13 +5,13 @@
 scikit-learn ``Pipeline`` ending in one) and never reaches below it. Two drivers,
 chosen by what the estimator offers:
 
-* **one ``partial_fit`` per epoch** (``MLPClassifier``/``MLPRegressor`` with 'sgd' or
+* **one ``partial_fit`` per epoch** (every fastnn estimator with 'sgd' or
   'adam'): every epoch is committed before the next begins, so stopping between
   epochs, or a divergence inside one, leaves the estimator fitted at the last
   complete epoch; the optimizer state carries over and ``set_params`` changes of
   ``learning_rate_init``, ``alpha`` and ``batch_size`` apply from the next epoch.
-* **one ``fit`` per run, with a ``callbacks=`` hook** (L-BFGS, and the single-neuron
-  models, which have no ``partial_fit``): L-BFGS iterations count as epochs; the hook
+* **one ``fit`` per run, with a ``callbacks=`` hook** (L-BFGS, which has no
+  ``partial_fit``): L-BFGS iterations count as epochs; the hook
   stops the fit after an epoch, and the fit commits everything up to that epoch.
   Continuing later uses ``warm_start`` where the estimator has it (L-BFGS's curvature
   memory restarts); a fit that raises leaves the model of before the run, as every
@@ -156,8 +156,9 @@ class TrainingSession:
 
     @property
     def epochwise(self):
-        """Whether each epoch is one ``partial_fit`` call (MLPs with 'sgd'/'adam')."""
-        # MLPs expose partial_fit only for the stochastic solvers (available_if).
+        """Whether each epoch is one ``partial_fit`` call ('sgd'/'adam')."""
+        # fastnn estimators expose partial_fit only for the stochastic solvers
+        # (available_if).
         return hasattr(self.final, "partial_fit")
 
     @property

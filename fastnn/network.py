@@ -8,6 +8,7 @@ validation or scikit-learn: estimators build on it.
 """
 
 import numbers
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,7 +16,8 @@ from sklearn.utils import check_random_state
 
 from fastnn import activations as _activations
 from fastnn._kernels import training as _training
-from fastnn._parallel import forward_threads, single_threaded_blas, training_threads
+from fastnn._parallel import (
+    contention, forward_threads, single_threaded_blas, training_threads)
 from fastnn._kernels.losses import LOSS_KINDS
 
 #: Each loss and the output activation it is fused with.
@@ -236,15 +238,16 @@ class Network:
                              f"got {sample_weight.shape}")
         return sample_weight
 
-    def _training_workspace(self, n_rows, n_threads=1):
-        # Cached per batch size and thread count, so a fit allocates its
-        # buffers once: one block per thread of ceil(n_rows / n_threads) rows.
-        key = (n_rows, n_threads)
+    def _training_workspace(self, n_rows, n_parts=1):
+        # Cached per batch size and part count, so a fit allocates its buffers
+        # once: a block of ceil(n_rows / n_parts) rows for each thread that
+        # may take a part (at most one per part).
+        key = (n_rows, n_parts)
         if key not in self._training_workspaces:
-            rows_per_thread = -(-n_rows // n_threads)
-            offsets, size = _training.workspace_layout(self.layers, rows_per_thread, True)
+            rows_per_part = -(-n_rows // n_parts)
+            offsets, size = _training.workspace_layout(self.layers, rows_per_part, True)
             self._training_workspaces = {
-                key: (offsets, np.empty(n_threads * size, dtype=self.dtype))}
+                key: (offsets, np.empty(n_parts * size, dtype=self.dtype))}
         return self._training_workspaces[key]
 
     # -- computation ----------------------------------------------------
@@ -383,10 +386,13 @@ class Network:
             Report cross-entropies of probabilities clipped to
             ``[floor, 1 - floor]`` (see :meth:`loss_gradient`).
         n_threads : int, optional
-            Threads that split each batch by rows, BLAS held to one thread
-            meanwhile. Default: OpenMP's limit for this thread, fewer for
-            small batches (see :mod:`fastnn._parallel`). Results depend on it
-            only through the rounding of the gradient's sum over threads.
+            Parts each batch is split into by rows, each taken by a thread
+            (BLAS held to one thread meanwhile). Default: OpenMP's limit for
+            this thread, fewer for small batches; the threads then fall back
+            to one while other programs keep them waiting (see
+            :mod:`fastnn._parallel`), which does not change the result.
+            Results depend on the number of parts only through the rounding
+            of the gradient's sum over them.
 
         Returns
         -------
@@ -408,22 +414,28 @@ class Network:
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         batch_size = int(min(batch_size, n_samples))
-        if n_threads is None:
-            n_threads = training_threads(batch_size)
+        adaptive = n_threads is None
+        if adaptive:
+            n_parts = training_threads(batch_size)
+            n_threads = contention.threads(n_parts)
         elif not isinstance(n_threads, numbers.Integral) or n_threads < 1:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
-        n_threads = int(n_threads)
-        offsets, workspace = self._training_workspace(batch_size, n_threads)
+        else:
+            n_parts = n_threads = int(n_threads)
+        offsets, workspace = self._training_workspace(batch_size, n_parts)
         state = optimizer.ensure_state(self.n_params, self.dtype)
-        grads = self._gradient_buffer(n_threads)
+        grads = self._gradient_buffer(n_parts)
+        started = time.perf_counter()
         with single_threaded_blas(n_threads > 1):
-            status, total, _, adam_step = _training.train_epoch(
+            status, total, _, adam_step, waited = _training.train_epoch(
                 self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
                 sample_weight, order, batch_size, self.params, grads, state,
                 optimizer.config(), getattr(optimizer, "t", 0), float(alpha),
                 float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals),
                 probability_floor=float(probability_floor), n_threads=n_threads,
-                labels=labels, **csr)
+                labels=labels, n_parts=n_parts, **csr)
+        if adaptive:
+            contention.record(n_threads, time.perf_counter() - started, waited)
         if hasattr(optimizer, "t"):
             optimizer.t = adam_step
         return _STATUS_NAMES[status], total / n_samples
@@ -438,9 +450,9 @@ class Network:
             return np.empty((0, self.n_outputs), dtype=self.dtype), labels
         return self._as_matrix(Y, "Y", self.n_outputs), None
 
-    def _gradient_buffer(self, n_threads):
-        # One gradient block per training thread.
-        size = n_threads * self.n_params
+    def _gradient_buffer(self, n_parts):
+        # One gradient block per part of a batch.
+        size = n_parts * self.n_params
         buffer = getattr(self, "_grads", None)
         if buffer is None or buffer.dtype != self.dtype or buffer.shape != (size,):
             buffer = self._grads = np.empty(size, dtype=self.dtype)

@@ -18,7 +18,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import fastnn.network
 from fastnn import MLPClassifier
 from fastnn._kernels import training
-from fastnn._parallel import MIN_ROWS_PER_THREAD, single_threaded_blas, training_threads
+from fastnn._parallel import (
+    MIN_ROWS_PER_THREAD, ContentionPolicy, single_threaded_blas, training_threads)
 from conftest import python_command
 
 # Prints the thread counts a fit would use, from a fresh interpreter.
@@ -130,3 +131,59 @@ def test_a_child_forked_after_parallel_training_still_trains():
         pytest.fail("the forked child hung in a parallel region")
     assert child.exitcode == 0
     assert queue.get(timeout=10) == (2, (3000, 2), True)
+
+
+def test_contention_sends_epochs_to_one_thread_with_growing_backoff():
+    policy = ContentionPolicy()
+    assert policy.threads(2) == 2
+    policy.record(2, seconds=1.0, waited=0.1)  # a team that works: keep it
+    assert policy.threads(2) == 2
+    policy.record(2, seconds=1.0, waited=0.8)  # mostly waiting: two epochs alone
+    assert [policy.threads(2) for _ in range(3)] == [1, 1, 2]
+    policy.record(2, seconds=1.0, waited=0.9)  # still contended: four alone
+    assert [policy.threads(2) for _ in range(5)] == [1, 1, 1, 1, 2]
+    policy.record(2, seconds=1.0, waited=0.0)  # the cores are back
+    policy.record(2, seconds=1.0, waited=0.7)
+    assert [policy.threads(2) for _ in range(3)] == [1, 1, 2]
+    policy.record(1, seconds=1.0, waited=0.0)  # one thread never waits: no news
+    assert policy.threads(1) == 1
+
+
+def test_backoff_is_capped():
+    policy = ContentionPolicy()
+    for _ in range(20):
+        policy.record(2, seconds=1.0, waited=1.0)
+    solo = 0
+    while policy.threads(2) == 1:
+        solo += 1
+    assert solo == ContentionPolicy.MAX_SOLO_EPOCHS
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_fit_gives_the_same_model_whatever_the_contention(monkeypatch):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((600, 5)), rng.integers(0, 3, 600)
+    models, threads = [], []
+    for waited in (0.0, 1e9):  # a quiet machine; one where every epoch waits
+        policy = ContentionPolicy()
+        chosen = []
+        real_threads, real_record = policy.threads, policy.record
+
+        def recording_threads(n_parts, real_threads=real_threads, chosen=chosen):
+            chosen.append(real_threads(n_parts))
+            return chosen[-1]
+
+        monkeypatch.setattr(policy, "threads", recording_threads)
+        monkeypatch.setattr(policy, "record", lambda n, seconds, _, waited=waited,
+                            real_record=real_record: real_record(n, seconds, waited))
+        monkeypatch.setattr(fastnn.network, "contention", policy)
+        models.append(MLPClassifier((8,), max_iter=6, random_state=0).fit(X, y))
+        threads.append(chosen)
+    allowed = min(training.max_threads(), 200 // MIN_ROWS_PER_THREAD)
+    assert threads[0] == [allowed] * 6
+    if allowed > 1:
+        # Two epochs alone, then four (cut short by max_iter).
+        assert threads[1] == [allowed, 1, 1, allowed, 1, 1]
+    for a, b in zip(models[0].coefs_ + models[0].intercepts_,
+                    models[1].coefs_ + models[1].intercepts_):
+        np.testing.assert_array_equal(a, b)

@@ -105,6 +105,31 @@ def test_sparse_rows_split_across_threads_equal_dense(n_threads):
     np.testing.assert_allclose(nets[1].params, nets[0].params, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_result_depends_on_the_parts_not_on_the_threads_taking_them(weighted):
+    # Three parts per batch, taken by one, two or three threads: bit for bit
+    # the same epoch (the contention policy relies on it).
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((101, 6))
+    Y = np.eye(3)[rng.integers(0, 3, 101)]
+    sw = rng.uniform(0.5, 2, 101) if weighted else None
+    order = rng.permutation(101)
+    results = []
+    for n_threads in (1, 2, 3):
+        net = Network((6, 7, 3), "tanh", "categorical_cross_entropy").initialize(0)
+        offsets, size = training.workspace_layout(net.layers, 9, True)  # ceil(25 / 3)
+        state = np.zeros(2 * net.n_params)
+        status, loss, n_batches, step, waited = training.train_epoch(
+            net.layers, net._kinds, net._activation_params, 2, X, Y, sw, order, 25,
+            net.params, np.empty(3 * net.n_params), state, Adam(0.01).config(), 0, 0.2,
+            1.0, offsets, np.empty(n_threads * size), n_threads=n_threads, n_parts=3)
+        assert (status, n_batches, step) == (0, 5, 5) and waited >= 0
+        results.append((net.params.copy(), loss))
+    for params, loss in results[1:]:
+        np.testing.assert_array_equal(params, results[0][0])
+        assert loss == results[0][1]
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("shuffled", [False, True])
 def test_class_labels_train_exactly_like_their_one_hot_rows(n_threads, shuffled, dtype):
@@ -342,7 +367,8 @@ def test_kernel_refuses_inconsistent_arguments():
         (dict(kinds=kinds[:1]), "one activation kind per layer"),
         (dict(optimizer=dict(opt, solver=5)), "unknown solver"),
         (dict(n_threads=0), "n_threads must be at least 1"),
-        (dict(n_threads=2), "grads must have n_threads"),
+        (dict(n_threads=2), "grads must have n_parts"),
+        (dict(n_threads=2, n_parts=1), r"n_parts \(1\) must be at least n_threads \(2\)"),
         (dict(n_threads=2, grads=np.empty(2 * net.n_params), batch_size=4),
          "does not hold the buffers"),
     ]:

@@ -62,7 +62,8 @@ ctypedef struct EpochTask:
     Py_ssize_t n_samples
     Py_ssize_t batch_size
     Py_ssize_t n_params
-    void* grads                   # one block of n_params per thread
+    Py_ssize_t n_parts            # parts each batch is split into (see _epoch_worker)
+    void* grads                   # one block of n_params per part
     void* state
     double alpha
     double loss_normalizer
@@ -75,12 +76,13 @@ ctypedef struct EpochTask:
 # What the threads of one epoch share; each writes only its own entry of the
 # arrays, thread 0 writes the rest, and all read after a barrier.
 ctypedef struct EpochShared:
-    double* weight_parts    # per thread: sum of its rows' sample weights
-    double* loss_parts      # per thread: its rows' share of the batch objective
+    double* weight_parts    # per part: sum of its rows' sample weights
+    double* loss_parts      # per part: its rows' share of the batch objective
     int status              # an EpochStatus, set by thread 0
     long adam_step
     double accumulated_loss
     Py_ssize_t n_batches
+    double barrier_wait     # seconds thread 0 waited at barriers
 
 cdef extern from *:
     """
@@ -379,56 +381,106 @@ cdef inline Py_ssize_t _share(Py_ssize_t n, Py_ssize_t part, Py_ssize_t n_parts)
     return (n * part + n_parts - 1) // n_parts
 
 
+cdef double _part_gradient(
+    const EpochTask* task, const floating* params, Py_ssize_t part, Py_ssize_t start,
+    Py_ssize_t n_rows, double weight_sum, floating* ws, SparseRows* sparse,
+) noexcept nogil:
+    """Gradient of one part of a batch's rows into that part's block; its objective.
+
+    Part ``part`` of ``task.n_parts`` holds the batch rows ``_share(n_rows,
+    part, n_parts)`` onwards; part 0 also carries the L2 penalty.
+    """
+    cdef const NetworkShape* net = task.net
+    cdef const Py_ssize_t* offsets = task.offsets
+    cdef Py_ssize_t n_features = _layer(net, 0)[LAYER_N_IN]
+    cdef Py_ssize_t n_outputs = _layer(net, net.n_layers - 1)[LAYER_N_OUT]
+    cdef Py_ssize_t r0 = _share(n_rows, part, task.n_parts)
+    cdef Py_ssize_t my_rows = _share(n_rows, part + 1, task.n_parts) - r0
+    cdef const Py_ssize_t* idx = task.order + start + r0
+    cdef floating* y_buf = ws + offsets[BUF_A]
+    cdef const floating* xb = NULL
+    cdef const floating* yb
+    cdef const floating* swb = NULL
+    # Unshuffled epochs and runs of consecutive rows are read in place.
+    cdef bint in_place = my_rows == 0 or _is_run(idx, my_rows)
+    if sparse != NULL:
+        sparse.rows = idx
+    else:
+        xb = _batch_rows(<const floating*>task.X, idx, my_rows, n_features, in_place,
+                         ws + offsets[BUF_Z])
+    if task.labels != NULL:
+        _one_hot_rows(task.labels, idx, my_rows, n_outputs, y_buf)
+        yb = y_buf
+    else:
+        yb = _batch_rows(<const floating*>task.Y, idx, my_rows, n_outputs, in_place, y_buf)
+    if task.sample_weight != NULL:
+        swb = _batch_rows(<const floating*>task.sample_weight, idx, my_rows, 1, in_place,
+                          ws + offsets[BUF_DZ])
+    return _batch_loss_gradient(
+        net, params, <floating*>task.grads + part * task.n_params, xb, sparse, yb, swb,
+        my_rows, weight_sum, task.alpha if part == 0 else 0.0, task.loss_normalizer, ws,
+        offsets)
+
+
+cdef double _part_weight(const EpochTask* task, const floating* sample_weight,
+                         Py_ssize_t part, Py_ssize_t start, Py_ssize_t n_rows) noexcept nogil:
+    """Sum of the sample weights of one part of a batch's rows."""
+    cdef Py_ssize_t k, r0 = _share(n_rows, part, task.n_parts)
+    cdef Py_ssize_t r1 = _share(n_rows, part + 1, task.n_parts)
+    cdef double total = 0
+    for k in range(r0, r1):
+        total += sample_weight[task.order[start + k]]
+    return total
+
+
+cdef inline void _timed_barrier(bint timed, double* waited) noexcept nogil:
+    # Thread 0 times its waits: a team whose other threads keep it waiting
+    # (another program on their cores) is better off on one thread.
+    cdef double before
+    if timed:
+        before = _seconds()
+        fastnn_barrier()
+        waited[0] += _seconds() - before
+    else:
+        fastnn_barrier()
+
+
 cdef void _epoch_worker(const EpochTask* task, floating* params,
                         EpochShared* shared) noexcept nogil:
     """One thread's share of an epoch; every thread of the team runs it.
 
-    Each batch is split by rows across the team. A thread gathers its rows
-    into its own workspace and computes the gradient of its rows' share of
-    the batch objective into its own gradient block (thread t's block starts
-    at ``grads + t * n_params``; thread 0 adds the L2 penalty). After a
+    Each batch is split by rows into ``task.n_parts`` parts, which the team's
+    threads take in turn (thread t: parts t, t + n_threads, ...). The gradient
+    of each part's share of the batch objective goes to the part's own block
+    (``grads + part * n_params``; part 0 adds the L2 penalty). After a
     barrier, each thread updates one slice of the parameter vector, summing
-    the blocks as it goes, so the update is as parallel as the gradient.
-    With one thread this is the plain serial loop.
+    the blocks in part order as it goes, so the update is as parallel as the
+    gradient, and the result depends on the number of parts, never on the
+    number of threads. With one part this is the plain serial loop.
 
     Every decision that ends the loop (divergence, the stop flag, a signal)
     is taken from values all threads read after the same barrier, so the
     team always leaves together.
     """
-    cdef const NetworkShape* net = task.net
     cdef const OptimizerConfig* opt = task.opt
-    cdef const floating* X = <const floating*>task.X
-    cdef const floating* Y = <const floating*>task.Y
-    cdef const floating* sample_weight = <const floating*>task.sample_weight
-    cdef const Py_ssize_t* order = task.order
     cdef Py_ssize_t n_samples = task.n_samples, batch_size = task.batch_size
-    cdef Py_ssize_t n_params = task.n_params
+    cdef Py_ssize_t n_params = task.n_params, n_parts = task.n_parts
     cdef floating* grads = <floating*>task.grads
     cdef floating* state = <floating*>task.state
-    cdef const Py_ssize_t* offsets = task.offsets
     cdef int tid = fastnn_thread_num(), n_threads = fastnn_num_threads()
-    cdef Py_ssize_t n_features = _layer(net, 0)[LAYER_N_IN]
-    cdef Py_ssize_t n_outputs = _layer(net, net.n_layers - 1)[LAYER_N_OUT]
     cdef floating* ws = <floating*>task.workspace + tid * task.workspace_size
-    cdef floating* my_grads = grads + tid * n_params
-    cdef floating* x_buf = ws + offsets[BUF_Z]
-    cdef floating* y_buf = ws + offsets[BUF_A]
-    cdef floating* sw_buf = ws + offsets[BUF_DZ]
-    # The slice of the parameters this thread reduces and updates, aligned
-    # to 16 elements so no two threads write one cache line.
+    # The slice of the parameters this thread updates, aligned to 16
+    # elements so no two threads write one cache line.
     cdef Py_ssize_t p0 = min(n_params, (_share(n_params, tid, n_threads) + 15) // 16 * 16)
     cdef Py_ssize_t p1 = min(n_params, (_share(n_params, tid + 1, n_threads) + 15) // 16 * 16)
     if tid == n_threads - 1:
         p1 = n_params
-    cdef Py_ssize_t batch, start, n_rows, r0, r1, my_rows, k, t
-    cdef bint in_place
+    cdef Py_ssize_t batch, start, n_rows, part
     cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
-    cdef const Py_ssize_t* idx
-    cdef const floating* xb
-    cdef const floating* yb
-    cdef const floating* swb
     cdef double weight_sum, batch_objective, step_size
     cdef double last_check = _seconds() if task.check_signals and tid == 0 else 0.0
+    cdef bint timed = tid == 0 and n_threads > 1
+    cdef double waited = 0.0
     cdef long adam_step = shared.adam_step
     cdef SparseRows batch_rows
     cdef SparseRows* sparse = NULL
@@ -441,59 +493,42 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
     for batch in range(n_epoch_batches):
         start = batch * batch_size
         n_rows = min(batch_size, n_samples - start)
-        r0 = _share(n_rows, tid, n_threads)
-        r1 = _share(n_rows, tid + 1, n_threads)
-        my_rows = r1 - r0
-        idx = order + start + r0
-        if sparse != NULL:
-            batch_rows.rows = idx
-        # Unshuffled epochs and runs of consecutive rows are read in place.
-        in_place = my_rows == 0 or _is_run(idx, my_rows)
-        xb = NULL
-        if sparse == NULL:
-            xb = _batch_rows(X, idx, my_rows, n_features, in_place, x_buf)
-        if task.labels != NULL:
-            _one_hot_rows(task.labels, idx, my_rows, n_outputs, y_buf)
-            yb = y_buf
-        else:
-            yb = _batch_rows(Y, idx, my_rows, n_outputs, in_place, y_buf)
-        swb = NULL
-        if sample_weight != NULL:
-            swb = _batch_rows(sample_weight, idx, my_rows, 1, in_place, sw_buf)
-        if sample_weight == NULL:
+        if task.sample_weight == NULL:
             weight_sum = <double>n_rows
         else:
-            # The whole batch's weight scales every thread's gradient.
-            shared.weight_parts[tid] = 0
-            for k in range(my_rows):
-                shared.weight_parts[tid] += swb[k]
-            fastnn_barrier()
+            # The whole batch's weight scales every part's gradient.
+            part = tid
+            while part < n_parts:
+                shared.weight_parts[part] = _part_weight(
+                    task, <const floating*>task.sample_weight, part, start, n_rows)
+                part += n_threads
+            _timed_barrier(timed, &waited)
             weight_sum = 0
-            for t in range(n_threads):
-                weight_sum += shared.weight_parts[t]
+            for part in range(n_parts):
+                weight_sum += shared.weight_parts[part]
 
-        shared.loss_parts[tid] = _batch_loss_gradient(
-            net, params, my_grads, xb, sparse, yb, swb, my_rows, weight_sum,
-            task.alpha if tid == 0 else 0.0, task.loss_normalizer, ws, offsets)
-        fastnn_barrier()
+        part = tid
+        while part < n_parts:
+            shared.loss_parts[part] = _part_gradient(task, params, part, start, n_rows,
+                                                     weight_sum, ws, sparse)
+            part += n_threads
+        _timed_barrier(timed, &waited)
         batch_objective = 0
-        for t in range(n_threads):
-            batch_objective += shared.loss_parts[t]
+        for part in range(n_parts):
+            batch_objective += shared.loss_parts[part]
         if not isfinite(batch_objective):
             if tid == 0:
                 shared.status = EPOCH_DIVERGED
             break
 
-        # The update sums the threads' gradient blocks as it goes, in thread
-        # order, so the result does not depend on timing.
         if opt.solver == SOLVER_ADAM:
             adam_step += 1
             step_size = adam_step_size(opt.learning_rate, opt.beta1, opt.beta2, adam_step)
-            adam_update(params + p0, grads + p0, n_threads, n_params, state + p0,
+            adam_update(params + p0, grads + p0, n_parts, n_params, state + p0,
                         state + n_params + p0, p1 - p0, step_size, opt.beta1, opt.beta2,
                         opt.epsilon)
         else:
-            sgd_update(params + p0, grads + p0, n_threads, n_params, state + p0, p1 - p0,
+            sgd_update(params + p0, grads + p0, n_parts, n_params, state + p0, p1 - p0,
                        opt.learning_rate, opt.momentum, opt.nesterov)
         if tid == 0:
             shared.accumulated_loss += batch_objective * n_rows
@@ -507,9 +542,11 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
                     shared.status = EPOCH_INTERRUPTED
         # Nobody starts the next batch before every slice is updated, and
         # everybody sees the same status.
-        fastnn_barrier()
+        _timed_barrier(timed, &waited)
         if shared.status != EPOCH_COMPLETE:
             break
+    if tid == 0:
+        shared.barrier_wait = waited
 
 
 cdef int _train_epoch(const EpochTask* task, floating* params, int n_threads,
@@ -644,7 +681,7 @@ def train_epoch(
     const unsigned char[::1] stop_flag=None, bint check_signals=False,
     const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
     const Py_ssize_t[::1] X_indptr=None, double probability_floor=0.0,
-    int n_threads=1, const Py_ssize_t[::1] labels=None,
+    int n_threads=1, const Py_ssize_t[::1] labels=None, int n_parts=0,
 ):
     """Run one epoch of minibatch training in compiled code, GIL released.
 
@@ -665,9 +702,9 @@ def train_epoch(
     batch_size : int
     params : ndarray of shape (n_params,)
         Flat parameters, updated in place.
-    grads : ndarray of shape (n_threads * n_params,)
-        Gradient scratch, one block per thread (the batch gradient is their
-        sum).
+    grads : ndarray of shape (n_parts * n_params,)
+        Gradient scratch, one block per part of a batch (the batch gradient
+        is their sum).
     state : ndarray
         Optimizer state: velocities (n_params) for SGD, first then second
         moments (2 * n_params) for Adam.
@@ -682,7 +719,7 @@ def train_epoch(
         Divides the reported loss only (see ``_batch_loss_gradient``).
     offsets, workspace :
         ``offsets, size = workspace_layout(layers, rows, True)`` with
-        ``rows = ceil(batch_size / n_threads)``; ``workspace`` holds
+        ``rows = ceil(batch_size / n_parts)``; ``workspace`` holds
         ``n_threads * size`` elements, one block per thread.
     stop_flag : ndarray of uint8, shape (1,), optional
         Polled between batches; non-zero stops the epoch.
@@ -698,10 +735,12 @@ def train_epoch(
         batch's target rows are built from them, so no (n_samples, n_out)
         target matrix need exist.
     n_threads : int, default=1
-        Threads that split every batch by rows (OpenMP; a build without it
-        runs one). Keep BLAS to one thread meanwhile: each thread calls it.
-        Results differ from one thread's only by the rounding of the
-        gradient's sum over the threads' blocks.
+        Threads that share the parts of every batch (OpenMP; a build without
+        it runs one). Keep BLAS to one thread meanwhile: each thread calls it.
+    n_parts : int, default=0 (= n_threads)
+        Parts each batch is split into by rows, at least ``n_threads``. The
+        result depends on it (the gradient is summed over the parts), not on
+        ``n_threads``.
 
     Returns
     -------
@@ -714,6 +753,8 @@ def train_epoch(
         Batches whose update was applied.
     adam_step : int
         Adam's step counter after this epoch.
+    barrier_wait : float
+        Seconds thread 0 spent waiting for the other threads.
     """
     cdef Py_ssize_t n_params = params.shape[0]
     cdef Py_ssize_t L = layers.shape[0]
@@ -742,16 +783,20 @@ def train_epoch(
         raise ValueError("batch_size must be at least 1")
     if n_threads < 1:
         raise ValueError(f"n_threads must be at least 1, got {n_threads}")
-    if grads.shape[0] != n_threads * n_params:
-        raise ValueError(f"grads must have n_threads * len(params) = "
-                         f"{n_threads * n_params} entries")
+    if n_parts == 0:
+        n_parts = n_threads
+    if n_parts < n_threads:
+        raise ValueError(f"n_parts ({n_parts}) must be at least n_threads ({n_threads})")
+    if grads.shape[0] != n_parts * n_params:
+        raise ValueError(f"grads must have n_parts * len(params) = "
+                         f"{n_parts * n_params} entries")
     if optimizer.solver not in (SOLVER_SGD, SOLVER_ADAM):
         raise ValueError(f"unknown solver {optimizer.solver}; valid: {SOLVERS}")
     n_state = n_params * (2 if optimizer.solver == SOLVER_ADAM else 1)
     if state.shape[0] != n_state:
         raise ValueError(f"optimizer state must have {n_state} entries")
     cdef Py_ssize_t workspace_size = workspace.shape[0] // n_threads
-    _check_workspace(layers, offsets, (batch_size + n_threads - 1) // n_threads, True,
+    _check_workspace(layers, offsets, (batch_size + n_parts - 1) // n_parts, True,
                      workspace_size)
     if stop_flag is not None and stop_flag.shape[0] < 1:
         raise ValueError("stop_flag must have one element")
@@ -772,6 +817,7 @@ def train_epoch(
     task.n_samples = n_samples
     task.batch_size = batch_size
     task.n_params = n_params
+    task.n_parts = n_parts
     task.grads = ptr1(grads)
     task.state = ptr1(state)
     task.alpha = alpha
@@ -787,11 +833,12 @@ def train_epoch(
     shared.adam_step = adam_step
     shared.accumulated_loss = 0
     shared.n_batches = 0
-    shared.weight_parts = <double*>malloc(2 * n_threads * sizeof(double))
+    shared.barrier_wait = 0
+    shared.weight_parts = <double*>malloc(2 * n_parts * sizeof(double))
     if shared.weight_parts == NULL:
         free(specs)
         raise MemoryError()
-    shared.loss_parts = shared.weight_parts + n_threads
+    shared.loss_parts = shared.weight_parts + n_parts
     cdef int status
     try:
         with nogil:
@@ -799,7 +846,8 @@ def train_epoch(
     finally:
         free(specs)
         free(shared.weight_parts)
-    return status, shared.accumulated_loss, shared.n_batches, shared.adam_step
+    return (status, shared.accumulated_loss, shared.n_batches, shared.adam_step,
+            shared.barrier_wait)
 
 
 def max_threads():

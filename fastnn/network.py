@@ -426,7 +426,10 @@ class Network:
         state = optimizer.ensure_state(self.n_params, self.dtype)
         grads = self._gradient_buffer(n_parts)
         started = time.perf_counter()
-        with single_threaded_blas(n_threads > 1):
+        # BLAS stays on one thread whenever the batch is split, also when the
+        # contention policy runs the parts on one thread: a threaded BLAS
+        # would meet the other cores at every product instead.
+        with single_threaded_blas(n_parts > 1):
             status, total, _, adam_step, waited = _training.train_epoch(
                 self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
                 sample_weight, order, batch_size, self.params, grads, state,

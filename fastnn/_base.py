@@ -364,6 +364,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
                 schedule = None
                 if incremental and "_schedule" in self.__dict__:
                     schedule = self._schedule.snapshot()
+                    schedule.set_learning_rate_init(
+                        self._hyperparameter("learning_rate_init"), self.t_)
                 fit.run_stochastic(schedule)
             else:
                 fit.run_lbfgs()

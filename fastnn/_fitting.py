@@ -99,6 +99,22 @@ class _Schedule:
             print(message + " Setting learning rate to %f" % self.optimizer.learning_rate)
         return False
 
+    def set_learning_rate_init(self, learning_rate_init, t):
+        """Take a ``learning_rate_init`` changed by ``set_params`` between ``partial_fit`` calls.
+
+        The optimizer's state (momentum, Adam's moments and step count) is kept; only
+        the step size changes, placed where the schedule would have it after ``t``
+        samples. An unchanged value leaves everything (the adaptive schedule's
+        divisions included) as it was.
+        """
+        learning_rate_init = float(learning_rate_init)
+        if learning_rate_init == self.learning_rate_init:
+            return
+        self.learning_rate_init = learning_rate_init
+        if self.lr_schedule == "invscaling":
+            learning_rate_init /= (t + 1) ** self.power_t
+        self.optimizer.learning_rate = learning_rate_init
+
     def snapshot(self):
         """A deep copy: fits work on a copy, so a failed fit leaves the original."""
         return copy.deepcopy(self)

@@ -4,6 +4,7 @@ The same parameters and random_state go to both estimators; parameters,
 curves, stopping epochs and predictions are compared.
 """
 
+import pickle
 import warnings
 
 import numpy as np
@@ -342,3 +343,40 @@ def test_lbfgs_has_a_loss_curve(digits):
     assert len(clf.loss_curve_) == clf.n_iter_ == 15
     assert clf.loss_curve_[-1] == pytest.approx(clf.loss_)
     assert all(a >= b for a, b in zip(clf.loss_curve_, clf.loss_curve_[1:]))
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_applies_a_new_learning_rate_and_keeps_the_optimizer_state(
+        digits, solver):
+    # With one full batch per call, no shuffling and no momentum, a step of SGD is
+    # -lr * gradient and one of Adam lr * m_hat / (sqrt(v_hat) + eps): both scale
+    # with lr alone, so a call at a tenth of the rate moves the weights a tenth as far
+    # as the same call at the old rate, from the same state (Adam's moments kept).
+    X, y = digits
+    classes = np.unique(y)
+    clf = MLPClassifier((15,), solver=solver, momentum=0.0, batch_size=600, shuffle=False,
+                        learning_rate_init=0.05, random_state=0)
+    for _ in range(2):
+        clf.partial_fit(X, y, classes=classes)
+    unchanged = pickle.loads(pickle.dumps(clf))
+    before = clf._model.params.copy()
+    clf.set_params(learning_rate_init=0.005).partial_fit(X, y)
+    unchanged.partial_fit(X, y)
+    assert clf._schedule.optimizer.learning_rate == 0.005
+    assert clf._schedule.learning_rate_init == 0.005
+    if solver == "adam":
+        assert clf._schedule.optimizer.t == unchanged._schedule.optimizer.t == 3
+    np.testing.assert_allclose(clf._model.params - before,
+                               0.1 * (unchanged._model.params - before),
+                               rtol=1e-6, atol=1e-12)
+    assert len(clf.loss_curve_) == 3
+
+
+def test_partial_fit_learning_rate_change_follows_invscaling(digits):
+    X, y = digits
+    clf = MLPClassifier((15,), solver="sgd", learning_rate="invscaling", power_t=0.5,
+                        learning_rate_init=0.1, random_state=0)
+    clf.partial_fit(X, y, classes=np.unique(y))
+    clf.set_params(learning_rate_init=0.4).partial_fit(X, y)
+    assert clf._schedule.optimizer.learning_rate == pytest.approx(
+        0.4 / (clf.t_ + 1) ** 0.5)

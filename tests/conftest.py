@@ -1,3 +1,4 @@
+import importlib
 import os
 import sys
 
@@ -51,6 +52,6 @@ def skip_or_fail(reason):
 def import_or_skip(module):
     """Import ``module`` or :func:`skip_or_fail` with the reason."""
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ImportError as error:
         skip_or_fail(f"{module} is not installed ({error}); pip install '.[test]'")

@@ -95,7 +95,7 @@ def jupyterlab(tmp_path, request):
     port, token = _free_port(), secrets.token_hex(16)
     # The server (and so the kernel) imports the same fastnn as the tests.
     argv, env = python_command(
-        "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
         f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}")
@@ -176,7 +176,11 @@ def _drive(page, sync_api, url, tmp_path):
     page.goto(url, timeout=SERVER_START * 1000)
     page.wait_for_selector(".jp-Notebook", timeout=SERVER_START * 1000)
 
-    # Run > Run All Cells, as a person would.
+    # Wait for the kernel, as a person would: run before it is up and JupyterLab asks
+    # for a kernel in a dialog instead of running anything.
+    expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(
+        timeout=SERVER_START * 1000)
+    # Run > Run All Cells.
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
 
@@ -199,13 +203,13 @@ def _drive(page, sync_api, url, tmp_path):
         timeout=NOTEBOOK_RUN * 1000)
     dashboard.scroll_into_view_if_needed()
     epoch_before, total = _epoch(label)
-    assert (epoch_before, total) == (0, 100)
+    assert (epoch_before, total) == (0, 200)  # the moons dashboard's epochs=200
     src_before = loss_image.get_attribute("src")
     picture_before = loss_image.evaluate(_IMAGE_DIGEST)
     _save_screenshot(page, tmp_path, "dashboard-before.png")
 
     train.click()
-    # The label counts up while the thread trains; when it is done it reads 100 / 100.
+    # The label counts up while the thread trains; when it is done it reads 200 / 200.
     expect(label).not_to_have_text(f"Epoch {epoch_before} / {total}", timeout=TRAINING * 1000)
     expect(label).to_have_text(f"Epoch {total} / {total}", timeout=TRAINING * 1000)
     expect(loss_image).not_to_have_attribute("src", src_before, timeout=TRAINING * 1000)

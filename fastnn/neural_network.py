@@ -12,9 +12,10 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import unique_labels
 
 from fastnn._base import STOCHASTIC_SOLVERS, BaseNetworkEstimator
-from fastnn._targets import ClassifierTargets, RegressorTargets
+from fastnn._targets import ClassifierTargets, RegressorTargets, check_label_types
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -288,6 +289,11 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
         -------
         self : object
         """
+        if classes is not None and "_model" not in self.__dict__:
+            # Checked before X and y, as scikit-learn checks them, so a call
+            # with several faults reports the same one.
+            check_label_types(classes, "classes")
+            unique_labels(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True,
                          classes=classes)
 

@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import joblib
 import numpy as np
@@ -244,7 +245,8 @@ def test_ctrl_c_with_early_stopping_keeps_the_best_epoch_for_every_solver(data):
 # -- consistency while fitting ----------------------------------------------
 
 
-def test_predict_from_another_thread_sees_only_complete_epochs(data):
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+def test_predict_from_another_thread_sees_only_complete_epochs(data, call):
     X, y = data
     X = np.tile(X, (20, 1))
     y = np.tile(y, 20)
@@ -259,7 +261,10 @@ def test_predict_from_another_thread_sees_only_complete_epochs(data):
     published.clear()
     initial = est._model.params
     seen = []
-    fitting = threading.Thread(target=_quiet, args=(est.set_params(max_iter=15).fit, X, y))
+    if call == "fit":
+        fitting = threading.Thread(target=_quiet, args=(est.set_params(max_iter=15).fit, X, y))
+    else:
+        fitting = threading.Thread(target=lambda: [est.partial_fit(X, y) for _ in range(15)])
     fitting.start()
     while fitting.is_alive():
         seen.append(est.predict_proba(probe))
@@ -269,6 +274,28 @@ def test_predict_from_another_thread_sees_only_complete_epochs(data):
     assert len(published) == 15 and len(seen) > 1
     for output in seen:
         assert any(np.array_equal(output, e) for e in expected)
+
+
+def test_eight_threads_predicting_at_once_get_identical_results(data):
+    X, y = data
+    est = _quiet(_fitted().fit, X, y)
+    # 2400 rows: the forward pass shares chunks among OpenMP threads; 3 rows:
+    # the light validation path.
+    big, small = np.tile(X, (10, 1)), X[:3].copy()
+    expected = est.predict_proba(big), est.predict_proba(small), est.predict(big)
+    start = threading.Barrier(8)
+
+    def predict_many(_):
+        start.wait()
+        return [(est.predict_proba(big), est.predict_proba(small), est.predict(big))
+                for _ in range(20)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for rs in pool.map(predict_many, range(8)) for r in rs]
+    assert len(results) == 160
+    for got in results:
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_a_fit_runs_while_another_thread_is_inside_a_compiled_epoch(data):

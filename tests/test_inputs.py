@@ -358,3 +358,38 @@ def test_no_hidden_layer_is_a_valid_network_as_in_scikit_learn(name):
         theirs = getattr(sk, name)(hidden_layer_sizes=()).fit(X, y)
     assert ours.n_layers_ == theirs.n_layers_ == 2
     assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_]
+
+
+# -- the errors fixed while writing the tests above, one example each -------------
+
+
+def test_labels_mixing_strings_and_numbers_are_refused_saying_so():
+    X = np.random.default_rng(0).standard_normal((4, 2))
+    y = np.array(["a", 2.5, "a", 2.5], dtype=object)
+    with pytest.raises(ValueError, match=r"Mix of label input types .* y\.astype\(str\)"):
+        fastnn.MLPClassifier().fit(X, y)
+    with pytest.raises(ValueError, match=r"Mix of label input types .* in classes"):
+        fastnn.MLPClassifier().partial_fit(X, y, classes=np.array([2.5, "a"], dtype=object))
+
+
+def test_a_regression_target_of_strings_is_refused_saying_what_to_do():
+    X = np.random.default_rng(0).standard_normal((4, 2))
+    with pytest.raises(ValueError, match="Convert your data to numeric values"):
+        fastnn.MLPRegressor().fit(X, np.array(["0.5", "1", "2", "3"]))
+
+
+def test_predict_refuses_strings_as_scikit_learn_does():
+    X = np.random.default_rng(0).standard_normal((8, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = fastnn.MLPRegressor(max_iter=2).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="Convert your data to numeric values"):
+        est.predict(X.astype(str))
+
+
+def test_multilabel_partial_fit_refuses_classes_missing_a_column():
+    X = np.random.default_rng(0).standard_normal((4, 2))
+    Y = np.array([[0, 1, 1], [1, 0, 0], [0, 0, 1], [1, 1, 0]])
+    with pytest.raises(ValueError, match="`y` has classes not in `classes`"):
+        fastnn.MLPClassifier().partial_fit(X, Y, classes=[0, 1])
+    assert fastnn.MLPClassifier().partial_fit(X, Y, classes=[0, 1, 2]).classes_.tolist() == [0, 1, 2]

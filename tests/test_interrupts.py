@@ -18,11 +18,14 @@ import pytest
 from conftest import python_command
 
 CHILD = textwrap.dedent("""
-    import json, pickle, sys, time, warnings
+    import json, pickle, signal, sys, time, warnings
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from fastnn import MLPClassifier
 
+    # A test run started in the background (shells ignore SIGINT for those)
+    # hands SIGINT down ignored, and Python then installs no handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     solver, mode = sys.argv[1], sys.argv[2]
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20_000, 100), dtype=np.float32)

@@ -36,8 +36,8 @@ CHILD = textwrap.dedent("""
     def tell(*words):
         print(*words, flush=True)
 
-    def report(est, caught, **extra):
-        tell("returned", time.monotonic())
+    def report(est, caught, returned, **extra):
+        tell("returned", returned)
         warnings.simplefilter("ignore", ConvergenceWarning)
         messages = [str(w.message) for w in caught]
         result = dict(extra, n_iter=est.n_iter_, curve=len(est.loss_curve_),
@@ -50,12 +50,13 @@ CHILD = textwrap.dedent("""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             est.fit(X, y)
+        returned = time.monotonic()
         # The kept parameters are exactly those of a fit of n_iter_ epochs.
         again = MLPClassifier(**dict(params, max_iter=est.n_iter_))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             again.fit(X, y)
-        report(est, caught, same_as_refit=bool(
+        report(est, caught, returned, same_as_refit=bool(
             all(np.array_equal(a, b) for a, b in zip(est.coefs_ + est.intercepts_,
                                                       again.coefs_ + again.intercepts_))
             and est.loss_curve_ == again.loss_curve_ and est.t_ == again.t_))
@@ -69,9 +70,10 @@ CHILD = textwrap.dedent("""
                     tell("epoch", time.monotonic())
                     est.partial_fit(X, y)
         except KeyboardInterrupt:
+            returned = time.monotonic()
             # The interrupted call completed no epoch: it raised and changed
             # nothing, every attribute is as it was.
-            report(est, caught, unchanged=pickle.dumps(est) == before)
+            report(est, caught, returned, unchanged=pickle.dumps(est) == before)
 """)
 
 

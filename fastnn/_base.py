@@ -29,7 +29,9 @@ import scipy.optimize
 import scipy.sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval, InvalidParameterError, Options, StrOptions,
+)
 from sklearn.utils.validation import (
     _check_sample_weight, check_is_fitted, validate_data,
 )
@@ -309,10 +311,14 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
             probe.feature_names_in_ = model.feature_names_in
         else:
             probe.__dict__.pop("feature_names_in_", None)
-        X = validate_data(probe, X, accept_sparse=["csr", "csc"],
-                          dtype=(np.float64, np.float32), reset=False)
+        # dtype="numeric", as scikit-learn's MLP predicts: it refuses arrays of
+        # strings (which a fit converts) with a message saying what to do.
+        X = validate_data(probe, X, accept_sparse=["csr", "csc"], dtype="numeric",
+                          reset=False)
         if scipy.sparse.issparse(X):
             return X.tocsr().astype(model.dtype, copy=False)
+        if X.dtype not in (np.float64, np.float32):
+            X = X.astype(np.float64)
         return X
 
     def _forward(self, X):
@@ -327,9 +333,14 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         if not hasattr(sizes, "__iter__"):
             sizes = [sizes]
         sizes = list(sizes)
-        if any(not isinstance(s, numbers.Integral) or isinstance(s, bool) or s <= 0
-               for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        # InvalidParameterError is both a ValueError (scikit-learn's type for
+        # sizes <= 0, same message) and a TypeError (what scikit-learn's numpy
+        # calls raise, with no hint, for non-integer sizes).
+        if any(not isinstance(s, numbers.Integral) or isinstance(s, bool) for s in sizes):
+            raise InvalidParameterError(
+                f"hidden_layer_sizes must hold integers (layer widths), got {sizes}.")
+        if any(s <= 0 for s in sizes):
+            raise InvalidParameterError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
     def _hidden_activations(self, n_hidden):

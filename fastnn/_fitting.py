@@ -317,28 +317,45 @@ class _FitRun:
                 estimator=self.estimator, X=self.X, y=self.y, metadata=self._metadata(),
                 reconstruction_attributes=self._reconstruction())
 
-    def _checkpoint(self, optimizer):
+    def _checkpoint(self, optimizer=None):
+        """The state after the last complete epoch, to roll back to on Ctrl-C.
+
+        ``optimizer`` is None for L-BFGS, whose state lives inside scipy.
+        """
         progress = self.progress
         lists = ("loss_curve_", "validation_scores_", "validation_loss_curve_")
         return {
             "model": self.model,
-            "optimizer": _optimizer_state(optimizer),
-            "learning_rate": optimizer.learning_rate,
+            "optimizer": None if optimizer is None else _optimizer_state(optimizer),
+            "learning_rate": None if optimizer is None else optimizer.learning_rate,
             "scalars": {name: getattr(progress, name) for name in _Progress.COUNTERS
                         if name not in lists},
             "lengths": {name: len(getattr(progress, name)) for name in lists
                         if getattr(progress, name) is not None},
         }
 
-    def _rollback(self, checkpoint, optimizer):
+    def _rollback(self, checkpoint, optimizer=None):
         self.model = checkpoint["model"]
         self.estimator._model = self.model
-        _set_optimizer_state(optimizer, checkpoint["optimizer"])
-        optimizer.learning_rate = checkpoint["learning_rate"]
+        if optimizer is not None:
+            _set_optimizer_state(optimizer, checkpoint["optimizer"])
+            optimizer.learning_rate = checkpoint["learning_rate"]
         for name, value in checkpoint["scalars"].items():
             setattr(self.progress, name, value)
         for name, length in checkpoint["lengths"].items():
             del getattr(self.progress, name)[length:]
+
+    def _keep_or_reraise(self, interrupt):
+        """After Ctrl-C and the rollback: keep the epochs this call completed, if any.
+
+        With at least one, the fit ends there with a warning, like scikit-learn's.
+        With none there is nothing to keep: the KeyboardInterrupt goes on up
+        (stopping a user's ``partial_fit`` loop, say), and the estimator's
+        ``_fit`` restores everything as it was before the call.
+        """
+        if self.progress.n_iter_ == 0:
+            raise interrupt
+        warnings.warn("Training interrupted by user.")
 
     # -- stochastic solvers -----------------------------------------------
 
@@ -435,9 +452,9 @@ class _FitRun:
                         "optimization hasn't converged yet." % self.max_iter,
                         ConvergenceWarning)
                 checkpoint = self._checkpoint(optimizer)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             self._rollback(checkpoint, optimizer)
-            warnings.warn("Training interrupted by user.")
+            self._keep_or_reraise(interrupt)
         if early_stopping:
             self._publish(progress._best_params)
         self._end_sklearn_callbacks()
@@ -473,6 +490,10 @@ class _FitRun:
             return float(value), grad.astype(np.float64, copy=False)
 
         stop = []
+        # The last complete iteration, for Ctrl-C: an interrupt inside this
+        # callback (between publishing and recording, say) rolls back to it,
+        # as the stochastic solvers roll back to their last complete epoch.
+        checkpoint = [self._checkpoint()]
 
         def on_iteration(intermediate_result):
             params = np.array(intermediate_result.x, dtype=dtype)
@@ -488,6 +509,7 @@ class _FitRun:
                     and self.progress._no_improvement_count > self.n_iter_no_change):
                 stop.append(True)
                 raise StopIteration
+            checkpoint[0] = self._checkpoint()
             self._begin_epoch()
 
         max_iter = self.max_iter
@@ -499,8 +521,11 @@ class _FitRun:
             result = scipy.optimize.minimize(
                 objective, net.params.astype(np.float64), method="L-BFGS-B", jac=True,
                 options=options, callback=on_iteration)
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+        except KeyboardInterrupt as interrupt:
+            self._rollback(checkpoint[0])
+            self._keep_or_reraise(interrupt)
+            if early_stopping and self.progress.validation_scores_:
+                self._publish(self.progress._best_params)
             self._end_sklearn_callbacks()
             return
         if stop:

@@ -13,7 +13,19 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import check_array, column_or_1d
+
+
+def check_label_types(labels, name):
+    """Refuse labels mixing strings and numbers, saying so.
+
+    scikit-learn's checks sort the labels first and fail inside the sort with
+    a TypeError that does not say what is wrong.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype == object and len({isinstance(v, str) for v in labels.flat}) > 1:
+        raise ValueError(f"Mix of label input types (string and number) in {name}: "
+                         f"give labels of one type, e.g. {name}.astype(str).")
 
 
 class ClassifierTargets:
@@ -25,6 +37,7 @@ class ClassifierTargets:
     def _validate_targets(self, y, incremental, first_pass, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        check_label_types(y, "y")
         check_classification_targets(y)
         committed = None if first_pass else self.__dict__.get("_label_binarizer")
         if incremental:
@@ -33,7 +46,14 @@ class ClassifierTargets:
                     raise ValueError("classes must be passed on the first call to "
                                      "partial_fit.")
                 binarizer = LabelBinarizer()
-                binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+                multilabel = type_of_target(y).startswith("multilabel")
+                binarizer.fit(y if multilabel else classes)
+                # A multilabel y's classes are its columns; like scikit-learn,
+                # refuse a ``classes`` that leaves some of them out.
+                missing = np.setdiff1d(unique_labels(y), classes) if multilabel else ()
+                if len(missing):
+                    raise ValueError("`y` has classes not in `classes`: `classes` has "
+                                     f"{np.unique(classes)}. 'y' has {unique_labels(y)}.")
             else:
                 if classes is not None and not np.array_equal(
                         np.unique(classes), committed.classes_):
@@ -82,6 +102,11 @@ class ClassifierTargets:
         -------
         self : object
         """
+        if classes is not None and "_model" not in self.__dict__:
+            # Checked before X and y, as scikit-learn checks them, so a call
+            # with several faults reports the same one.
+            check_label_types(classes, "classes")
+            unique_labels(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True,
                          classes=classes)
 
@@ -168,6 +193,10 @@ class RegressorTargets:
     def _validate_targets(self, y, incremental, first_pass, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if y.dtype.kind in "USV":
+            # Refused as scikit-learn's check_array refuses a string X at
+            # predict (scikit-learn's MLP fails later, inside its loss).
+            check_array(y, dtype="numeric", ensure_2d=False)
         if self._hyperparameter("loss") == "poisson" and np.any(y < 0):
             raise ValueError("Some value(s) of y are negative which is not allowed for "
                              "Poisson regression.")

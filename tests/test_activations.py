@@ -12,6 +12,7 @@ kernels' numerics:
 
 import itertools
 import math
+import warnings
 
 import mpmath as mp
 import numpy as np
@@ -725,10 +726,84 @@ def test_property_any_finite_input(case, x64, x32, grad):
         assert slope_ulps(name, back, g * s_exact, dtype, grad=g) <= MAX_ULPS, (x, g, back)
 
 
+@pytest.mark.parametrize("case", ELEMENTWISE_CASES, ids=case_id)
+@settings(max_examples=6, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES))
+def test_property_whole_arrays_over_the_finite_range(case, data, dtype):
+    """The vectorised loops (the scalar test above sees one-element tails).
+
+    Any finite float32/float64 array: no warning, no NaN, and every element's
+    value, slope and gradient within MAX_ULPS of mpmath's exact result.
+    """
+    x = data.draw(hnp.arrays(dtype, st.integers(1, 24),
+                             elements=st.floats(allow_nan=False, allow_infinity=False,
+                                                width=np.finfo(dtype).bits)))
+    grad = dtype(data.draw(st.floats(1e-3, 1e6)) * data.draw(st.sampled_from([-1, 1])))
+    act = activations.get(case[0], **case[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, slope = act(x), act.derivative(x)
+        back = act.backward(x, np.full_like(x, grad))
+    assert not np.isnan(value).any() and not np.isnan(slope).any()
+    assert not np.isnan(back).any()
+    for xi, v, s, b in zip(x, value, slope, back):
+        v_exact = exact(mp_value, case[0], xi, act.params)
+        s_exact = exact(mp_slope, case[0], xi, act.params)
+        assert ulp_error(v, v_exact, dtype) <= MAX_ULPS, (xi, v, v_exact)
+        assert slope_ulps(case[0], s, s_exact, dtype) <= MAX_ULPS, (xi, s, s_exact)
+        assert slope_ulps(case[0], b, float(grad) * s_exact, dtype,
+                          grad=float(grad)) <= MAX_ULPS, (xi, b)
+
+
 ROWS = hnp.arrays(
     np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6),
     elements=st.floats(-1e300, 1e300, allow_nan=False),
 )
+ROWS32 = hnp.arrays(
+    np.float32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6),
+    elements=st.floats(allow_nan=False, allow_infinity=False, width=32),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(z=ROWS32)
+def test_property_rowwise_float32_rows_match_the_float64_reference(z):
+    """float32 rows over the whole finite range, against references in float64.
+
+    float64 holds every float32 exactly and the references subtract the row
+    max, so they are exact to float64 rounding: the float32 kernels must be
+    within float32 rounding of them, with no warning and no NaN.
+    """
+    z64 = z.astype(np.float64)
+    n = z.shape[1]
+    g = np.linspace(-1, 1, z.size, dtype=np.float32).reshape(z.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = {name: activations.get(name)(z) for name in ("softmax", "log_softmax",
+                                                          "sparsemax")}
+        back = {name: activations.get(name).backward(z, g) for name in out}
+    for name in out:
+        assert out[name].dtype == np.float32
+        assert not np.isnan(out[name]).any() and np.isfinite(back[name]).all(), name
+    np.testing.assert_allclose(out["softmax"], numpy_softmax(z64), rtol=1e-5, atol=1e-37)
+    expected_sparsemax = np.array([brute_force_sparsemax(row - row.max()) for row in z64])
+    np.testing.assert_allclose(out["sparsemax"], expected_sparsemax, rtol=1e-5, atol=1e-6)
+    # log_softmax is finite wherever softmax's float64 value is not 0.
+    with np.errstate(divide="ignore"):
+        reference = np.log(numpy_softmax(z64))
+    finite = np.isfinite(reference)
+    np.testing.assert_allclose(out["log_softmax"][finite], reference[finite],
+                               rtol=1e-5, atol=1e-5)
+    if n % 2 == 0:
+        half = n // 2
+        glu = activations.get("glu")(z)
+        sigmoid = np.where(z64[:, half:] >= 0, 1 / (1 + np.exp(-np.abs(z64[:, half:]))),
+                           np.exp(-np.abs(z64[:, half:])) / (1 + np.exp(-np.abs(z64[:, half:]))))
+        expected = z64[:, :half] * sigmoid
+        # Products beyond float32's range round to inf, as the exact value would.
+        big = np.abs(expected) > np.finfo(np.float32).max
+        np.testing.assert_allclose(glu[~big], expected[~big], rtol=1e-5, atol=1e-37)
+        assert np.all(np.isinf(glu[big]))
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import joblib
 import numpy as np
@@ -20,7 +21,7 @@ from sklearn import neural_network as sk
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
-from fastnn import MLPClassifier, MLPRegressor
+from fastnn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 from fastnn._base import NON_FINITE_MESSAGE, FitInfo
 from fastnn.network import Network
 
@@ -42,8 +43,8 @@ def _quiet(function, *args, **kwargs):
 
 
 def _fitted(solver="adam", **params):
-    return MLPClassifier(hidden_layer_sizes=(12,), solver=solver, max_iter=5,
-                         random_state=0, **params)
+    return MLPClassifier(**{"hidden_layer_sizes": (12,), "solver": solver, "max_iter": 5,
+                            "random_state": 0, **params})
 
 
 # -- transactional fits -----------------------------------------------------
@@ -112,10 +113,140 @@ def test_divergence_raises_scikit_learns_error_and_keeps_the_previous_model(data
         assert pickle.dumps(est) == before
 
 
+def _raise_at_epoch(exception, at_epoch):
+    def callback(info):
+        if info.epoch == at_epoch:
+            raise exception
+    return callback
+
+
+@np.errstate(all="ignore")  # scikit-learn's finiteness check overflows on purpose
+def _failing_call(est, call, failure, X, y):
+    """Make ``est.fit``/``partial_fit`` fail by ``failure``; return what it raised."""
+    original = est.get_params()
+    bad = {"nan in X": (np.where(X > 2, np.nan, X), y),
+           "wrong feature count": (X[:, :3], y),
+           "overflowing X": (X * 1e307, y)}
+    if failure in bad:
+        X, y = bad[failure]
+    elif failure == "huge learning rate":
+        est.set_params(learning_rate_init=1e300)
+    elif failure == "callback error":
+        est.set_params(callbacks=_raise_at_epoch(RuntimeError("callback failed"), 1 if call == "partial_fit" else 2))
+    elif failure == "ctrl-c in the first epoch":
+        est.set_params(callbacks=_raise_at_epoch(KeyboardInterrupt(), 1))
+    try:
+        with pytest.raises((ValueError, RuntimeError, KeyboardInterrupt)) as raised:
+            _quiet(getattr(est, call), X, y)
+    finally:
+        est.set_params(**original)
+    return raised.value
+
+
+FAILURES = ["nan in X", "wrong feature count", "overflowing X", "huge learning rate",
+            "callback error", "ctrl-c in the first epoch"]
+ESTIMATOR_CASES = [
+    (MLPClassifier, solver, call) for solver in SOLVERS
+    for call in ("fit", "warm_start", "partial_fit")
+    if not (solver == "lbfgs" and call == "partial_fit")
+] + [(MLPRegressor, solver, call) for solver in SOLVERS for call in ("fit", "warm_start")
+     ] + [(MLPRegressor, "adam", "partial_fit")] + [
+    (Linear, solver, "fit") for Linear in (LinearRegression, LogisticRegression)
+    for solver in SOLVERS]
+
+
+def _make(Estimator, solver, call):
+    params = dict(solver=solver, max_iter=4, random_state=0)
+    if Estimator in (MLPClassifier, MLPRegressor):
+        params.update(hidden_layer_sizes=(6,), warm_start=call == "warm_start")
+    return Estimator(**params)
+
+
+def _target(Estimator, X, y):
+    return y if Estimator in (MLPClassifier, LogisticRegression) else X[:, 0] + y
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+@pytest.mark.parametrize("Estimator, solver, call", ESTIMATOR_CASES,
+                         ids=lambda v: getattr(v, "__name__", v))
+def test_a_failed_call_leaves_a_fitted_estimator_bit_for_bit_as_it_was(
+        data, Estimator, solver, call, failure):
+    if failure == "huge learning rate" and solver == "lbfgs":
+        pytest.skip("L-BFGS has no learning rate")
+    if failure == "wrong feature count" and call == "fit":
+        pytest.skip("a fit from scratch takes any feature count")
+    X, y = data
+    y = _target(Estimator, X, y)
+    est = _make(Estimator, solver, call)
+    _quiet(est.fit, X, y)
+    before = pickle.dumps(est)
+    method = "partial_fit" if call == "partial_fit" else "fit"
+    _failing_call(est, method, failure, X, y)
+    # Every hyper-parameter, fitted attribute, parameter array and optimizer
+    # state, byte for byte.
+    assert pickle.dumps(est) == before
+
+
+@pytest.mark.parametrize("failure", FAILURES[:1] + FAILURES[2:])
+@pytest.mark.parametrize("Estimator, solver", sorted(
+    {(E, s) for E, s, _ in ESTIMATOR_CASES}, key=str), ids=lambda v: getattr(v, "__name__", v))
+def test_a_failed_first_fit_leaves_the_estimator_unfitted(data, Estimator, solver, failure):
+    if failure == "huge learning rate" and solver == "lbfgs":
+        pytest.skip("L-BFGS has no learning rate")
+    X, y = data
+    est = _make(Estimator, solver, "fit")
+    unfitted = pickle.dumps(est)
+    _failing_call(est, "fit", failure, X, _target(Estimator, X, y))
+    assert pickle.dumps(est) == unfitted
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+@pytest.mark.parametrize("solver, learning_rate_init", [("sgd", 1e3), ("adam", 1e100)])
+def test_divergence_stops_at_once(data, solver, learning_rate_init):
+    X, y = data
+    epochs = []
+    est = MLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=1000,
+                       learning_rate_init=learning_rate_init, random_state=0,
+                       callbacks=epochs.append)
+    with pytest.raises(ValueError) as error:
+        est.fit(X, 10 * X[:, 0])
+    assert str(error.value) == NON_FINITE_MESSAGE
+    # The epoch whose loss went non-finite is the last: no epoch after it ran.
+    assert len(epochs) < 10 and all(np.isfinite(i.loss) for i in epochs)
+    assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_ctrl_c_after_complete_epochs_keeps_them(data, solver):
+    """An interrupt (here raised by a callback) keeps the epochs done, for every solver."""
+    X, y = data
+    est = _fitted(solver, max_iter=20, callbacks=_raise_at_epoch(KeyboardInterrupt(), 4))
+    with pytest.warns(UserWarning, match="Training interrupted by user."):
+        _quiet(est.fit, X, y)
+    again = _quiet(_fitted(solver, max_iter=3).fit, X, y)
+    assert est.n_iter_ == again.n_iter_ == 3 and est.loss_curve_ == again.loss_curve_
+    for a, b in zip(est.coefs_ + est.intercepts_, again.coefs_ + again.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ctrl_c_with_early_stopping_keeps_the_best_epoch_for_every_solver(data):
+    X, y = data
+    for solver in SOLVERS:
+        est = _fitted(solver, max_iter=20, early_stopping=True,
+                      callbacks=_raise_at_epoch(KeyboardInterrupt(), 6))
+        with pytest.warns(UserWarning, match="interrupted"):
+            _quiet(est.fit, X, y)
+        assert len(est.validation_scores_) == est.n_iter_ == 5
+        assert est.best_validation_score_ == max(est.validation_scores_)
+        np.testing.assert_array_equal(est._model.params, est._best_params)
+
+
 # -- consistency while fitting ----------------------------------------------
 
 
-def test_predict_from_another_thread_sees_only_complete_epochs(data):
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+def test_predict_from_another_thread_sees_only_complete_epochs(data, call):
     X, y = data
     X = np.tile(X, (20, 1))
     y = np.tile(y, 20)
@@ -130,7 +261,10 @@ def test_predict_from_another_thread_sees_only_complete_epochs(data):
     published.clear()
     initial = est._model.params
     seen = []
-    fitting = threading.Thread(target=_quiet, args=(est.set_params(max_iter=15).fit, X, y))
+    if call == "fit":
+        fitting = threading.Thread(target=_quiet, args=(est.set_params(max_iter=15).fit, X, y))
+    else:
+        fitting = threading.Thread(target=lambda: [est.partial_fit(X, y) for _ in range(15)])
     fitting.start()
     while fitting.is_alive():
         seen.append(est.predict_proba(probe))
@@ -140,6 +274,28 @@ def test_predict_from_another_thread_sees_only_complete_epochs(data):
     assert len(published) == 15 and len(seen) > 1
     for output in seen:
         assert any(np.array_equal(output, e) for e in expected)
+
+
+def test_eight_threads_predicting_at_once_get_identical_results(data):
+    X, y = data
+    est = _quiet(_fitted().fit, X, y)
+    # 2400 rows: the forward pass shares chunks among OpenMP threads; 3 rows:
+    # the light validation path.
+    big, small = np.tile(X, (10, 1)), X[:3].copy()
+    expected = est.predict_proba(big), est.predict_proba(small), est.predict(big)
+    start = threading.Barrier(8)
+
+    def predict_many(_):
+        start.wait()
+        return [(est.predict_proba(big), est.predict_proba(small), est.predict(big))
+                for _ in range(20)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for rs in pool.map(predict_many, range(8)) for r in rs]
+    assert len(results) == 160
+    for got in results:
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_a_fit_runs_while_another_thread_is_inside_a_compiled_epoch(data):

@@ -271,7 +271,15 @@ class Network:
         chunk_rows = max(1, min(_FORWARD_CHUNK_ROWS, n_samples))
         offsets, size = self._forward_layout(chunk_rows)
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
-        n_threads = forward_threads(-(-n_samples // chunk_rows))
+        n_chunks = -(-n_samples // chunk_rows)
+        if n_chunks == 1:
+            # One chunk (every small prediction): no threads to arrange, and at
+            # one row the arranging would cost as much as the pass itself.
+            _training.forward(self.layers, self._kinds, self._activation_params, params, X,
+                              out, offsets, np.empty(size, dtype=self.dtype), chunk_rows,
+                              **csr)
+            return out
+        n_threads = forward_threads(n_chunks)
         with single_threaded_blas(n_threads > 1):
             _training.forward(self.layers, self._kinds, self._activation_params, params, X,
                               out, offsets, np.empty(n_threads * size, dtype=self.dtype),

@@ -7,6 +7,13 @@ spin against each other (a fit was seen to run ~100x slower). The split wins
 on the small products of minibatch training (benchmarks/bench_estimators.py
 measures both); it needs enough rows per thread to pay for its barriers.
 A forward pass over many rows shares its chunks of rows out the same way.
+
+The batch is always split into the same number of parts (``TRAINING_PARTS``,
+fewer for tiny batches), whatever the threads available: the gradient is
+summed over the parts, so the parts fix the rounding, and a model is the same
+bit for bit with one thread or two, in a joblib worker or not, under load or
+not. The price: a fit uses at most ``TRAINING_PARTS`` threads; more cores
+serve more fits (``GridSearchCV(n_jobs=...)``).
 """
 
 import contextlib
@@ -15,9 +22,12 @@ import threading
 
 from fastnn._kernels import training as _training
 
-# A thread's share of a batch below this many rows costs more in barriers
-# than it saves (measured on the benchmark nets: see bench_estimators.py).
+# A part of a batch below this many rows costs more in barriers than it
+# saves (measured on the benchmark nets: see bench_estimators.py).
 MIN_ROWS_PER_THREAD = 8
+
+#: Parts each training batch is split into (see the module docstring).
+TRAINING_PARTS = 2
 
 _controller = None
 _controller_lock = threading.Lock()
@@ -59,13 +69,18 @@ def openmp_threads(wanted=None):
     return n_threads
 
 
+def training_parts(batch_size):
+    """Parts each batch of ``batch_size`` rows is split into; fixes the result."""
+    return max(1, min(TRAINING_PARTS, batch_size // MIN_ROWS_PER_THREAD))
+
+
 def training_threads(batch_size):
-    """Threads to split batches of ``batch_size`` rows across.
+    """Threads that may share the parts of batches of ``batch_size`` rows.
 
     Follows :func:`openmp_threads`, so a process limited to one thread
-    trains on one thread and lets BLAS thread instead.
+    trains on one thread.
     """
-    return openmp_threads(batch_size // MIN_ROWS_PER_THREAD)
+    return openmp_threads(training_parts(batch_size))
 
 
 class ContentionPolicy:

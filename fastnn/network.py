@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from fastnn import activations as _activations
 from fastnn._kernels import training as _training
 from fastnn._parallel import (
-    contention, forward_threads, single_threaded_blas, training_threads)
+    contention, forward_threads, single_threaded_blas, training_parts, training_threads)
 from fastnn._kernels.losses import LOSS_KINDS
 
 #: Each loss and the output activation it is fused with.
@@ -395,12 +395,11 @@ class Network:
             ``[floor, 1 - floor]`` (see :meth:`loss_gradient`).
         n_threads : int, optional
             Parts each batch is split into by rows, each taken by a thread
-            (BLAS held to one thread meanwhile). Default: OpenMP's limit for
-            this thread, fewer for small batches; the threads then fall back
-            to one while other programs keep them waiting (see
-            :mod:`fastnn._parallel`), which does not change the result.
-            Results depend on the number of parts only through the rounding
-            of the gradient's sum over them.
+            (BLAS held to one thread meanwhile). Default: two parts (one for
+            batches under 16 rows) shared by as many threads as OpenMP allows,
+            falling back to one thread while other programs keep them waiting
+            (see :mod:`fastnn._parallel`); the parts, not the threads, fix
+            the result, through the rounding of the gradient's sum.
 
         Returns
         -------
@@ -424,20 +423,22 @@ class Network:
         batch_size = int(min(batch_size, n_samples))
         adaptive = n_threads is None
         if adaptive:
-            n_parts = training_threads(batch_size)
-            n_threads = contention.threads(n_parts)
+            n_parts = training_parts(batch_size)
+            allowed = training_threads(batch_size)
+            n_threads = contention.threads(allowed)
         elif not isinstance(n_threads, numbers.Integral) or n_threads < 1:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
         else:
-            n_parts = n_threads = int(n_threads)
+            n_parts = n_threads = allowed = int(n_threads)
         offsets, workspace = self._training_workspace(batch_size, n_parts)
         state = optimizer.ensure_state(self.n_params, self.dtype)
         grads = self._gradient_buffer(n_parts)
         started = time.perf_counter()
-        # BLAS stays on one thread whenever the batch is split, also when the
-        # contention policy runs the parts on one thread: a threaded BLAS
-        # would meet the other cores at every product instead.
-        with single_threaded_blas(n_parts > 1):
+        # BLAS stays on one thread whenever threads may share the parts, also
+        # when the contention policy runs them on one thread: a threaded BLAS
+        # would meet the other cores at every product instead. With OpenMP
+        # limited to one thread, BLAS threads as it is allowed to.
+        with single_threaded_blas(allowed > 1):
             status, total, _, adam_step, waited = _training.train_epoch(
                 self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
                 sample_weight, order, batch_size, self.params, grads, state,

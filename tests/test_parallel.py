@@ -19,7 +19,8 @@ import fastnn.network
 from fastnn import MLPClassifier
 from fastnn._kernels import training
 from fastnn._parallel import (
-    MIN_ROWS_PER_THREAD, ContentionPolicy, single_threaded_blas, training_threads)
+    MIN_ROWS_PER_THREAD, TRAINING_PARTS, ContentionPolicy, single_threaded_blas,
+    training_parts, training_threads)
 from conftest import python_command
 
 # Prints the thread counts a fit would use, from a fresh interpreter.
@@ -46,11 +47,26 @@ def _blas_threads():
 
 def test_training_threads_follow_openmps_limit_and_the_batch():
     allowed = training.max_threads()
-    assert training_threads(10_000) == allowed
+    assert training_threads(10_000) == min(allowed, TRAINING_PARTS)
     assert training_threads(MIN_ROWS_PER_THREAD - 1) == 1
     assert training_threads(2 * MIN_ROWS_PER_THREAD) == min(allowed, 2)
     with threadpool_limits(1, user_api="openmp"):
         assert training_threads(10_000) == 1
+        # The parts, which fix the result, do not depend on the limit.
+        assert training_parts(10_000) == TRAINING_PARTS
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_fit_is_the_same_with_one_thread_or_two():
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((500, 6)), rng.integers(0, 3, 500)
+    models = []
+    for limit in (None, 1):
+        with threadpool_limits(limit, user_api="openmp"):
+            models.append(MLPClassifier((10,), max_iter=4, random_state=0).fit(X, y))
+    for a, b in zip(models[0].coefs_ + models[0].intercepts_,
+                    models[1].coefs_ + models[1].intercepts_):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_single_threaded_blas_holds_every_blas_and_restores_it():
@@ -79,7 +95,7 @@ def test_joblib_workers_share_the_cores_out():
     # loky gives each of n_jobs workers cpu_count // n_jobs threads.
     results = joblib.Parallel(n_jobs=2)(
         joblib.delayed(training_threads)(10_000) for _ in range(2))
-    assert results == [max(1, os.cpu_count() // 2)] * 2
+    assert results == [min(TRAINING_PARTS, max(1, os.cpu_count() // 2))] * 2
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -98,7 +114,7 @@ def test_a_fit_under_threadpool_limits_stays_on_one_thread(monkeypatch):
     assert used == [1, 1]
     used.clear()
     MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
-    assert used == [min(training.max_threads(), 200 // MIN_ROWS_PER_THREAD)] * 2
+    assert used == [min(training.max_threads(), TRAINING_PARTS)] * 2
 
 
 def _train_predict_and_activate(queue):
@@ -179,7 +195,7 @@ def test_a_fit_gives_the_same_model_whatever_the_contention(monkeypatch):
         monkeypatch.setattr(fastnn.network, "contention", policy)
         models.append(MLPClassifier((8,), max_iter=6, random_state=0).fit(X, y))
         threads.append(chosen)
-    allowed = min(training.max_threads(), 200 // MIN_ROWS_PER_THREAD)
+    allowed = min(training.max_threads(), TRAINING_PARTS)
     assert threads[0] == [allowed] * 6
     if allowed > 1:
         # Two epochs alone, then four (cut short by max_iter).

@@ -58,7 +58,10 @@ def _contenders(X, y, hidden, batch_size, epochs, with_sklearn=True):
 def _time_epochs(X, y, hidden, batch_size, epochs, repeats, with_sklearn=True):
     """Seconds per epoch of each contender (median over repeats)."""
     runs = _contenders(X, y, hidden, batch_size, epochs, with_sklearn)
-    times = median_times(list(runs.values()), repeats, block=1)
+    # In blocks, each after an untimed warm-up: PyTorch's and OpenBLAS's idle
+    # threads spin on for a while after their last call and would tax
+    # whichever contender runs next.
+    times = median_times(list(runs.values()), repeats, block=max(1, min(3, repeats)))
     return {name: t / epochs for name, t in zip(runs, times)}
 
 

@@ -1,13 +1,15 @@
 """End to end in a real browser: JupyterLab, the interactive notebook, the Train button.
 
-Starts JupyterLab on a free loopback port with a random token, opens a copy of
+Runs once in JupyterLab 4 and once in Notebook 7 (the two front ends the
+dashboard must work in without an extension). Each starts its server on a free
+loopback port with a random token, opens a copy of
 ``notebooks/05_interactive.ipynb`` in headless Chromium (Debian's ``chromium``,
 driven by playwright), runs all cells, clicks the first dashboard's "Train ▶" and
 watches its epoch label count up and its loss picture change. A screenshot goes to
 pytest's ``tmp_path`` and, when ``FASTNN_SCREENSHOT_DIR`` is set, there too.
 
-Skipped when Chromium, playwright or JupyterLab are missing, except in CI
-(``CI=true``), where ``.ci/run`` installs them and their absence fails.
+Skipped when Chromium, playwright, JupyterLab or Notebook are missing, except in
+CI (``CI=true``), where ``.ci/run`` installs them and their absence fails.
 """
 
 import os
@@ -64,7 +66,7 @@ def _wait_until_answering(url, server, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with code {server.returncode}")
+            raise RuntimeError(f"the Jupyter server exited with code {server.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
@@ -72,13 +74,18 @@ def _wait_until_answering(url, server, timeout):
         except OSError:
             pass
         time.sleep(0.5)
-    raise TimeoutError(f"JupyterLab did not answer {url} within {timeout} s")
+    raise TimeoutError(f"the Jupyter server did not answer {url} within {timeout} s")
 
 
-@pytest.fixture
-def jupyterlab(tmp_path, request):
-    """A JupyterLab server serving a copy of the interactive notebook: (url, root)."""
-    import_or_skip("jupyterlab")
+# Each front end: the module that starts its server, and the page of a notebook.
+FRONT_ENDS = {"jupyterlab": "lab/tree", "notebook": "notebooks"}
+
+
+@pytest.fixture(params=sorted(FRONT_ENDS), ids=["JupyterLab 4", "Notebook 7"])
+def notebook_url(tmp_path, request):
+    """A Jupyter server serving a copy of the interactive notebook: its page's URL."""
+    front_end = request.param
+    import_or_skip(front_end)
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
@@ -94,12 +101,13 @@ def jupyterlab(tmp_path, request):
         (folder / f"{name}.jupyterlab-settings").write_text(value)
     port, token = _free_port(), secrets.token_hex(16)
     # The server (and so the kernel) imports the same fastnn as the tests.
+    # Both front ends read their settings from these directories.
     argv, env = python_command(
-        "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-        f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
-        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}")
-    log = open(tmp_path / "jupyterlab.log", "wb")
+        "-m", front_end, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root")
+    env = {**env, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+    log = open(tmp_path / "server.log", "wb")
     # Its own session, so that the finalizer ends the server and its kernels together.
     server = subprocess.Popen(argv, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
@@ -120,8 +128,8 @@ def jupyterlab(tmp_path, request):
         _wait_until_answering(f"{base}/api/status?token={token}", server, SERVER_START)
     except (RuntimeError, TimeoutError) as error:
         log.flush()
-        pytest.fail(f"{error}\n{(tmp_path / 'jupyterlab.log').read_text(errors='replace')}")
-    return f"{base}/lab/tree/{NOTEBOOK.name}?token={token}"
+        pytest.fail(f"{error}\n{(tmp_path / 'server.log').read_text(errors='replace')}")
+    return f"{base}/{FRONT_ENDS[front_end]}/{NOTEBOOK.name}?token={token}"
 
 
 def _save_screenshot(page, tmp_path, name):
@@ -150,7 +158,7 @@ _IMAGE_DIGEST = """async image => {
 }"""
 
 
-def test_train_button_trains_in_the_browser(jupyterlab, tmp_path):
+def test_train_button_trains_in_the_browser(notebook_url, tmp_path):
     executable = _chromium()
     sync_api = import_or_skip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
@@ -160,7 +168,7 @@ def test_train_button_trains_in_the_browser(jupyterlab, tmp_path):
         try:
             page = browser.new_page()
             try:
-                _drive(page, sync_api, jupyterlab, tmp_path)
+                _drive(page, sync_api, notebook_url, tmp_path)
             except Exception:
                 _save_screenshot(page, tmp_path, "dashboard-failure.png")
                 errors = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
@@ -176,9 +184,10 @@ def _drive(page, sync_api, url, tmp_path):
     page.goto(url, timeout=SERVER_START * 1000)
     page.wait_for_selector(".jp-Notebook", timeout=SERVER_START * 1000)
 
-    # Wait for the kernel, as a person would: run before it is up and JupyterLab asks
-    # for a kernel in a dialog instead of running anything.
-    expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(
+    # Wait for the kernel, as a person would: run before it is up and the front end
+    # asks for a kernel in a dialog instead of running anything. Both show the
+    # kernel's state in the notebook toolbar's execution indicator.
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(
         timeout=SERVER_START * 1000)
     # Run > Run All Cells.
     page.get_by_role("menuitem", name="Run", exact=True).click()

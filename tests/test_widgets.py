@@ -140,6 +140,8 @@ def test_controls_set_the_estimator_parameters(moons):
     assert params["learning_rate_init"] == pytest.approx(1e-3)
     # Before any training, the architecture applies at once: no weights to lose.
     _button(dashboard, "+ layer").click()
+    assert [row.children[0].description for row in dashboard.layer_rows.children] == [
+        "layer 1", "layer 2", "layer 3"]
     dashboard.layer_rows.children[-1].children[1].value = "selu"
     dashboard.solver.value = "sgd"
     params = dashboard.estimator.get_params()

@@ -230,8 +230,9 @@ class TrainingDashboard:
             sizes = list(np.atleast_1d(params["hidden_layer_sizes"]))
             activation = params["activation"]
             names = [activation] * len(sizes) if isinstance(activation, str) else activation
-            self.layer_rows.children = [self._layer_row(int(units), name)
-                                        for units, name in zip(sizes, names)]
+            self.layer_rows.children = [
+                self._layer_row(number, int(units), name)
+                for number, (units, name) in enumerate(zip(sizes, names), start=1)]
 
         self.epoch_label = widgets.Label()
         self.progress = widgets.IntProgress(min=0, max=epochs)
@@ -239,10 +240,10 @@ class TrainingDashboard:
         self.epochs.observe(lambda change: self._show_epoch(), names="value")
         self._show_epoch()
 
-    def _layer_row(self, units, activation):
+    def _layer_row(self, number, units, activation):
         row = widgets.HBox([
             widgets.IntSlider(value=min(units, MAX_UNITS), min=1, max=MAX_UNITS,
-                              description=f"layer {len(self.layer_rows.children) + 1}",
+                              description=f"layer {number}",
                               style={"description_width": "60px"},
                               layout={"width": "230px"}),
             widgets.Dropdown(options=self._activation_names, value=activation,
@@ -255,7 +256,8 @@ class TrainingDashboard:
         if len(self.layer_rows.children) >= MAX_LAYERS:
             return
         last = self.layer_rows.children[-1].children if self.layer_rows.children else None
-        row = self._layer_row(last[0].value if last else 8, last[1].value if last else "relu")
+        row = self._layer_row(len(self.layer_rows.children) + 1, last[0].value if last else 8,
+                              last[1].value if last else "relu")
         self.layer_rows.children = (*self.layer_rows.children, row)
         self._architecture_change()
 

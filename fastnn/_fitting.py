@@ -480,11 +480,14 @@ class _FitRun:
         Y = self._target_matrix(Y)
         k, dtype = self.loss_normalizer, net.dtype
         alpha = self.alpha * k
+        # Ctrl-C reaches the compiled gradient between its chunks of rows.
+        check_signals = threading.current_thread() is threading.main_thread()
 
         def objective(p):
             params = np.ascontiguousarray(p, dtype=dtype)
             value, grad = net.loss_gradient(X, Y, sample_weight, alpha, 1.0, params=params,
-                                            probability_floor=self.probability_floor)
+                                            probability_floor=self.probability_floor,
+                                            check_signals=check_signals)
             if k != 1.0:
                 value, grad = value / k, grad / k
             return float(value), grad.astype(np.float64, copy=False)

@@ -32,6 +32,11 @@ OUTPUT_ACTIVATIONS = {
 # small enough that a chunk's activations stay in cache.
 _FORWARD_CHUNK_ROWS = 512
 
+# Rows per chunk of a full-batch objective and gradient (L-BFGS): the
+# workspace holds one chunk's activations, not every row's, and Ctrl-C is
+# checked between chunks.
+_OBJECTIVE_CHUNK_ROWS = 4096
+
 # Activations whose units saturate on both sides like the logistic function:
 # scikit-learn scales their Glorot bound by sqrt(2/6) (factor 2 instead of 6).
 _SIGMOID_LIKE = {"sigmoid", "hard_sigmoid", "sparse_sigmoid"}
@@ -305,7 +310,7 @@ class Network:
         return params
 
     def loss_gradient(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
-                      params=None, probability_floor=0.0):
+                      params=None, probability_floor=0.0, check_signals=False):
         """Objective over all rows and its gradient.
 
         The objective is ``sum_i w_i loss_i / sum(w) + alpha / 2 * ||W||^2 / sum(w)``
@@ -318,6 +323,8 @@ class Network:
             When positive, the returned cross-entropy is that of probabilities
             clipped to ``[floor, 1 - floor]`` (scikit-learn reports its loss
             clipped at machine epsilon); the gradient is unaffected.
+        check_signals : bool, default=False
+            Let Ctrl-C interrupt the computation (main thread only).
 
         Returns
         -------
@@ -329,7 +336,7 @@ class Network:
         """
         grad = np.empty(self.n_params, dtype=self.dtype)
         objective = self._objective(X, Y, sample_weight, alpha, loss_normalizer, params,
-                                    probability_floor, grad)
+                                    probability_floor, grad, check_signals)
         if not np.isfinite(objective):
             # The kernels stop before the backward pass: say so rather than
             # hand back whatever the buffer held.
@@ -344,22 +351,23 @@ class Network:
         for a validation loss.
         """
         return self._objective(X, Y, sample_weight, alpha, loss_normalizer, params,
-                               probability_floor, None)
+                               probability_floor, None, False)
 
     def _objective(self, X, Y, sample_weight, alpha, loss_normalizer, params,
-                   probability_floor, grad):
+                   probability_floor, grad, check_signals):
         n_samples, X, csr = self._as_input(X)
         Y = self._as_matrix(Y, "Y", self.n_outputs)
         if Y.shape[0] != n_samples:
             raise ValueError(f"X has {n_samples} rows but Y has {Y.shape[0]}")
         sample_weight = self._as_weights(sample_weight, n_samples)
         params = self.params if params is None else self._check_params(params)
-        offsets, size = _training.workspace_layout(self.layers, n_samples, True)
+        chunk_rows = max(1, min(_OBJECTIVE_CHUNK_ROWS, n_samples))
+        offsets, size = _training.workspace_layout(self.layers, chunk_rows, True)
         return _training.loss_and_gradient(
             self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
             sample_weight, params, grad, float(alpha), float(loss_normalizer), offsets,
             np.empty(size, dtype=self.dtype), probability_floor=float(probability_floor),
-            **csr)
+            chunk_rows=chunk_rows, check_signals=bool(check_signals), **csr)
 
     def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
                     alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False,

@@ -184,6 +184,38 @@ def test_divergence_in_one_threads_rows_stops_every_thread_before_the_update():
     np.testing.assert_array_equal(net.params, before)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("with_gradient", [True, False])
+def test_full_batch_objective_in_chunks_equals_one_pass(sparse, with_gradient):
+    import scipy.sparse as sp
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((50, 6)) * (rng.random((50, 6)) < 0.6)
+    Y = np.eye(3)[rng.integers(0, 3, 50)]
+    sw = rng.uniform(0.5, 2, 50)
+    net = Network((6, 5, 3), "tanh", "categorical_cross_entropy").initialize(0)
+    csr = sp.csr_matrix(X)
+    inputs = (dict(X=np.empty((0, 0)), X_data=csr.data, X_indices=csr.indices.astype(np.intp),
+                   X_indptr=csr.indptr.astype(np.intp)) if sparse else dict(X=X))
+    results = []
+    for chunk in (0, 7, 50):  # one pass; eight chunks, the last of one row; one chunk
+        offsets, size = training.workspace_layout(net.layers, chunk or 50, True)
+        grads = np.empty(net.n_params) if with_gradient else None
+        objective = training.loss_and_gradient(
+            net.layers, net._kinds, net._activation_params, 2, Y=Y, sample_weight=sw,
+            params=net.params, grads=grads, alpha=0.3, loss_normalizer=1.0, offsets=offsets,
+            workspace=np.empty(size), chunk_rows=chunk, **inputs)
+        results.append((objective, grads))
+    for objective, grads in results[1:]:
+        assert objective == pytest.approx(results[0][0], rel=1e-13)
+        if with_gradient:
+            np.testing.assert_allclose(grads, results[0][1], rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="chunk_rows must be at least 0"):
+        training.loss_and_gradient(
+            net.layers, net._kinds, net._activation_params, 2, Y=Y, sample_weight=None,
+            params=net.params, grads=None, alpha=0.0, loss_normalizer=1.0, offsets=offsets,
+            workspace=np.empty(size), chunk_rows=-1, **inputs)
+
+
 def test_reported_loss_is_batch_weighted_mean_of_objectives():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((30, 4))

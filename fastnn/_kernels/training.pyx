@@ -855,6 +855,56 @@ def max_threads():
     return fastnn_training_max_threads()
 
 
+cdef int _chunked_objective(
+    const NetworkShape* net, const floating* params, floating* grads, floating* chunk_grads,
+    const floating* X, const SparseRows* X_sparse, const floating* Y,
+    const floating* sample_weight, Py_ssize_t n_samples, Py_ssize_t n_params,
+    Py_ssize_t chunk_rows, double weight_sum, double alpha, double loss_normalizer,
+    floating* ws, const Py_ssize_t* offsets, bint check_signals, double* objective,
+) except -1 nogil:
+    """The objective over all rows, ``chunk_rows`` at a time, and its gradient.
+
+    Chunk 0 writes the gradient (and adds the penalty); later chunks compute
+    theirs into ``chunk_grads`` and add it. Between chunks, signals are
+    checked when asked, so Ctrl-C stops a full-batch gradient promptly.
+    Stops at the first non-finite chunk objective (the total is then not
+    finite either).
+    """
+    cdef Py_ssize_t n_features = _layer(net, 0)[LAYER_N_IN]
+    cdef Py_ssize_t n_outputs = _layer(net, net.n_layers - 1)[LAYER_N_OUT]
+    cdef Py_ssize_t start, n_rows, i
+    cdef double part, last_check = _seconds()
+    cdef SparseRows rows
+    cdef SparseRows* sparse = NULL
+    cdef floating* target
+    if X_sparse != NULL:
+        rows = X_sparse[0]
+        sparse = &rows
+    objective[0] = 0
+    start = 0
+    while start < n_samples:
+        n_rows = min(chunk_rows, n_samples - start)
+        if sparse != NULL:
+            rows.row0 = start
+        target = grads if start == 0 or grads == NULL else chunk_grads
+        part = _batch_loss_gradient(
+            net, params, target, X + start * n_features if X != NULL else NULL, sparse,
+            Y + start * n_outputs, sample_weight + start if sample_weight != NULL else NULL,
+            n_rows, weight_sum, alpha if start == 0 else 0.0, loss_normalizer, ws, offsets)
+        objective[0] += part
+        if not isfinite(part):
+            return 0
+        if target != grads:
+            for i in range(n_params):
+                grads[i] += chunk_grads[i]
+        start += n_rows
+        if check_signals and _seconds() - last_check > SIGNAL_CHECK_INTERVAL:
+            last_check = _seconds()
+            if _signals_raised() != 0:
+                return -1  # the handler's exception is set (see _signals_raised)
+    return 0
+
+
 def loss_and_gradient(
     const Py_ssize_t[:, ::1] layers, const int[::1] kinds,
     const double[:, ::1] activation_params, int loss_kind,
@@ -864,12 +914,15 @@ def loss_and_gradient(
     const Py_ssize_t[:, ::1] offsets, floating[::1] workspace,
     const floating[::1] X_data=None, const Py_ssize_t[::1] X_indices=None,
     const Py_ssize_t[::1] X_indptr=None, double probability_floor=0.0,
+    Py_ssize_t chunk_rows=0, bint check_signals=False,
 ):
     """Objective over all rows of X and its gradient (into ``grads``, unless None).
 
-    The same computation as one training batch holding every row; used by
-    full-batch solvers (L-BFGS) and by the tests. ``offsets`` and
-    ``workspace`` come from ``workspace_layout(layers, n_samples, True)``.
+    The same computation as one training batch holding every row, done
+    ``chunk_rows`` rows at a time (0: all at once) so that the workspace
+    (``workspace_layout(layers, chunk_rows, True)``) stays small whatever
+    the number of rows; used by full-batch solvers (L-BFGS) and the tests.
+    With ``check_signals``, Ctrl-C is checked between chunks (main thread).
 
     Returns
     -------
@@ -895,7 +948,11 @@ def loss_and_gradient(
         raise ValueError("grads must have the length of params")
     if not 0 <= probability_floor < 0.5:
         raise ValueError(f"probability_floor must be in [0, 0.5), got {probability_floor}")
-    _check_workspace(layers, offsets, n_samples, True, workspace.shape[0])
+    if chunk_rows < 0:
+        raise ValueError(f"chunk_rows must be at least 0, got {chunk_rows}")
+    if chunk_rows == 0 or chunk_rows > n_samples:
+        chunk_rows = n_samples
+    _check_workspace(layers, offsets, chunk_rows, True, workspace.shape[0])
 
     cdef ActivationSpec* specs = _make_specs(kinds, activation_params)
     cdef NetworkShape net = _network_shape(layers, specs, loss_kind, probability_floor)
@@ -906,18 +963,26 @@ def loss_and_gradient(
     cdef const floating* params_ptr = cptr1(params)
     cdef floating* grads_ptr = ptr1(grads) if grads is not None else NULL
     cdef floating* ws_ptr = ptr1(workspace)
+    cdef floating* chunk_grads = NULL
     cdef double weight_sum = n_samples, objective
     if sample_weight is not None:
         weight_sum = 0
         for k in range(n_samples):
             weight_sum += sample_weight[k]
+    if grads is not None and chunk_rows < n_samples:
+        chunk_grads = <floating*>malloc(max(n_params, 1) * sizeof(floating))
+        if chunk_grads == NULL:
+            free(specs)
+            raise MemoryError()
     try:
         with nogil:
-            objective = _batch_loss_gradient(
-                &net, params_ptr, grads_ptr, x_ptr, sparse_ptr, y_ptr, sw_ptr, n_samples,
-                weight_sum, alpha, loss_normalizer, ws_ptr, &offsets[0, 0])
+            _chunked_objective(&net, params_ptr, grads_ptr, chunk_grads, x_ptr, sparse_ptr,
+                               y_ptr, sw_ptr, n_samples, n_params, chunk_rows, weight_sum,
+                               alpha, loss_normalizer, ws_ptr, &offsets[0, 0],
+                               check_signals, &objective)
     finally:
         free(specs)
+        free(chunk_grads)
     return objective
 
 

@@ -34,7 +34,10 @@ CHILD = textwrap.dedent("""
                   max_iter=10_000, tol=0, n_iter_no_change=10**6, random_state=0)
 
     def tell(*words):
-        print(*words, flush=True)
+        # One write per line: print() writes word by word, and Ctrl-C landing
+        # between two of its writes would cut a line in half.
+        sys.stdout.write(" ".join(map(str, words)) + "\\n")
+        sys.stdout.flush()
 
     def report(est, caught, returned, **extra):
         tell("returned", returned)

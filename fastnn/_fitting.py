@@ -427,7 +427,10 @@ class _FitRun:
                 params = net.params.copy()
                 if status != "complete" or not np.isfinite(loss) \
                         or not np.isfinite(params).all():
-                    raise ValueError(NON_FINITE_MESSAGE)
+                    if not early_stopping:
+                        raise ValueError(NON_FINITE_MESSAGE)
+                    self._end_diverged_epoch(n_samples, checkpoint, optimizer)
+                    break
                 self._publish(params)
                 self._record_epoch(loss, n_samples)
                 score, val_loss = self._update_no_improvement()
@@ -458,6 +461,33 @@ class _FitRun:
         if early_stopping:
             self._publish(progress._best_params)
         self._end_sklearn_callbacks()
+
+    def _end_diverged_epoch(self, n_samples, checkpoint, optimizer):
+        """Record an epoch whose loss or parameters stopped being finite.
+
+        With early stopping there is a finite model to keep, the best one, so
+        the fit ends there as scikit-learn's does: the epoch counts, with a
+        NaN loss, validation score and validation loss (a NaN score resets the
+        no-improvement count, by scikit-learn's rule), and the callbacks see
+        it. scikit-learn goes on to ``max_iter`` with non-finite parameters,
+        where every later epoch is NaN too; fastnn stops at the first. The
+        optimizer returns to its state after the last complete epoch, so a
+        later ``warm_start`` or ``partial_fit`` does not inherit NaN moments.
+        """
+        _set_optimizer_state(optimizer, checkpoint["optimizer"])
+        optimizer.learning_rate = checkpoint["learning_rate"]
+        self._record_epoch(np.nan, n_samples)
+        progress = self.progress
+        progress.validation_scores_.append(np.nan)
+        progress.validation_loss_curve_.append(np.nan)
+        progress._no_improvement_count = 0
+        if self.verbose:
+            print("Validation score: %f" % np.nan)
+        warnings.warn(
+            "Training diverged at epoch %d (the loss is not finite): stopped, keeping "
+            "the parameters of the best validation score. Lower learning_rate_init or "
+            "scale the data." % progress.n_iter_, ConvergenceWarning)
+        self._notify(np.nan, np.nan)
 
     # -- L-BFGS -----------------------------------------------------------
 

@@ -74,10 +74,6 @@ class ClassifierTargets:
                     "warm_start can only be used where `y` has the same classes as in the "
                     f"previous call to fit. Previously got {binarizer.classes_}, `y` has "
                     f"{present}")
-        if len(binarizer.classes_) < 2 and binarizer.y_type_ != "multilabel-indicator":
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {binarizer.classes_[0]!r}")
         if binarizer.y_type_ == "multiclass":
             # Each sample's class, not its one-hot row: the training loop builds
             # the rows of one batch at a time, so no (n_samples, n_classes)
@@ -131,6 +127,10 @@ class ClassifierTargets:
         if binarizer.y_type_ == "multiclass":
             return binarizer.classes_.take(output.argmax(axis=1), mode="clip")
         if binarizer.y_type_ == "binary":
+            if len(binarizer.classes_) == 1:
+                # One class seen: the network learnt the negative label, and
+                # every prediction is that class (as scikit-learn predicts).
+                return np.repeat(binarizer.classes_, output.shape[0])
             return binarizer.classes_[(output[:, 0] > 0.5).astype(int)]
         return (output > 0.5).astype(int)
 
@@ -154,6 +154,10 @@ class ClassifierTargets:
     def predict_proba(self, X):
         """Probability of each class, in the order of ``classes_``.
 
+        A model fitted on a single class has one column, all ones: that class
+        is certain. scikit-learn's MLP returns two columns there, the second
+        for a class it never saw.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -162,7 +166,9 @@ class ClassifierTargets:
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        _, output = self._forward(X)
+        model, output = self._forward(X)
+        if model.labels.y_type_ == "binary" and len(model.labels.classes_) == 1:
+            return np.ones_like(output)
         if output.shape[1] == 1:
             return np.column_stack([1 - output[:, 0], output[:, 0]])
         return output

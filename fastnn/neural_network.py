@@ -66,7 +66,12 @@ _COMMON_PARAMETERS_DOC = """
         validation score stops improving; the best parameters are kept. Unlike
         scikit-learn, which ignores it for 'lbfgs', fastnn applies it to every
         solver (for 'lbfgs', one check per iteration), so ``validation_scores_``
-        and ``validation_loss_curve_`` exist for every solver.
+        and ``validation_loss_curve_`` exist for every solver. An epoch of 'sgd'
+        or 'adam' whose loss or parameters stop being finite ends the fit with
+        a ``ConvergenceWarning``: it is recorded with NaN loss and scores, and
+        the best parameters seen are kept (scikit-learn keeps the same model
+        but runs on to ``max_iter`` with NaN epochs). Without early stopping a
+        divergence raises, leaving the previous model as it was.
     validation_fraction : float, default=0.1
         Share of the training data held out with ``early_stopping``.
     beta_1, beta_2 : float, defaults 0.9 and 0.999

@@ -555,10 +555,26 @@ def test_partial_fit_errors(data):
         est.partial_fit(X, y, classes=[0, 1, 2, 3])
 
 
-def test_one_class_is_refused(data):
+@pytest.mark.parametrize("Estimator", [MLPClassifier, LogisticRegression])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_one_class_fits_and_predicts_that_class(data, Estimator, solver):
     X, _ = data
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        MLPClassifier().fit(X, np.zeros(len(X)))
+    y = np.full(len(X), "only")
+    params = dict(hidden_layer_sizes=(4,)) if Estimator is MLPClassifier else {}
+    est = _quiet(Estimator(solver=solver, max_iter=5, random_state=0, **params).fit, X, y)
+    assert est.classes_.tolist() == ["only"]
+    assert est.predict(X).tolist() == ["only"] * len(X)
+    # One column per class: the only class is certain.
+    np.testing.assert_array_equal(est.predict_proba(X[:3]), np.ones((3, 1)))
+    np.testing.assert_array_equal(est.predict_log_proba(X[:3]), np.zeros((3, 1)))
+    assert est.score(X, y) == 1.0
+    if solver != "lbfgs":
+        est = Estimator(solver=solver, random_state=0, **params)
+        est.partial_fit(X, y, classes=["only"]).partial_fit(X[:7], y[:7])
+        assert est.predict(X[:2]).tolist() == ["only"] * 2
+        # A second class seen later is refused, as for any class not in classes.
+        with pytest.raises(ValueError, match="classes not in"):
+            est.partial_fit(X[:2], ["only", "other"])
 
 
 def test_regressor_continuous_target_refused_by_classifier(data):

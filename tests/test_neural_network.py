@@ -10,10 +10,11 @@ import warnings
 import numpy as np
 import pytest
 from sklearn import neural_network as sk
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
+from conftest import skip_or_fail
 from fastnn import MLPClassifier, MLPRegressor
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
@@ -146,6 +147,125 @@ def test_early_stopping_split_and_stopping_epoch_equal_scikit_learn(Ours, Theirs
     assert ours.best_loss_ is None and theirs.best_loss_ is None
     _assert_same_parameters(ours, theirs)  # the best epoch's parameters
     assert len(ours.validation_loss_curve_) == ours.n_iter_
+
+
+ONE_CLASS_CASES = [
+    ("fit", dict(solver="adam")),
+    ("fit", dict(solver="sgd")),
+    ("fit", dict(solver="lbfgs")),
+    ("fit", dict(solver="adam", early_stopping=True, validation_fraction=0.2)),
+    ("one sample", dict(solver="adam")),
+    ("partial_fit", dict(solver="sgd")),
+]
+
+
+@pytest.mark.parametrize("call, params", ONE_CLASS_CASES)
+def test_one_class_fits_like_scikit_learn(call, params):
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(10, 2), np.full(10, 7)
+    if call == "one sample":
+        X, y = X[:1], y[:1]
+    params = dict(params, hidden_layer_sizes=(5,), max_iter=8, random_state=0)
+    estimators = sk.MLPClassifier(**params), MLPClassifier(**params)
+    for est in estimators:
+        if call == "partial_fit":
+            est.partial_fit(X, y, classes=[7]).partial_fit(X, y)
+        else:
+            _fit_quietly(est, X, y)
+    theirs, ours = estimators
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    if params["solver"] == "lbfgs":  # scikit-learn keeps no curve for L-BFGS
+        assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-12)
+    else:
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-12)
+    _assert_same_parameters(ours, theirs)
+    X_new = rng.randn(4, 2)
+    np.testing.assert_array_equal(ours.predict(X_new), theirs.predict(X_new))
+    assert ours.predict(X_new).tolist() == [7] * 4
+    if params.get("early_stopping"):
+        assert ours.validation_scores_ == theirs.validation_scores_
+    # The documented difference: one column, for the one class there is.
+    assert theirs.predict_proba(X_new).shape == (4, 2)
+    np.testing.assert_array_equal(ours.predict_proba(X_new), np.ones((4, 1)))
+
+
+def _scikit_learns_mlp_tests():
+    try:
+        from sklearn.neural_network.tests import test_mlp
+    except ImportError as error:  # a scikit-learn installed without its tests
+        skip_or_fail(f"scikit-learn's own MLP tests are not installed ({error})")
+    return test_mlp
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_scikit_learns_feature_names_test_with_one_class_and_early_stopping(Estimator):
+    # scikit-learn's test, run as written on fastnn's estimator: ten rows of
+    # one class in a DataFrame, early stopping on two, no UserWarning.
+    _scikit_learns_mlp_tests().test_preserve_feature_names(Estimator)
+
+
+def test_scikit_learns_diverging_loss_test(monkeypatch):
+    test_mlp = _scikit_learns_mlp_tests()
+    monkeypatch.setattr(test_mlp, "MLPRegressor", MLPRegressor)
+    test_mlp.test_mlp_diverging_loss()
+
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+
+# Fits that diverge with early stopping: scikit-learn's own case, and inputs
+# or step sizes so large that an epoch overflows, for each estimator and
+# stochastic solver.
+DIVERGING = [
+    ("MLPRegressor", dict(hidden_layer_sizes=100, activation="identity", solver="sgd",
+                          learning_rate_init=1), 1.0),
+    ("MLPRegressor", dict(hidden_layer_sizes=(20,), solver="adam"), 1e155),
+    ("MLPClassifier", dict(hidden_layer_sizes=(20,), solver="sgd"), 1e155),
+    ("MLPClassifier", dict(hidden_layer_sizes=(20,), solver="adam",
+                           learning_rate_init=1e300), 1.0),
+]
+
+
+@pytest.mark.parametrize("name, params, scale", DIVERGING)
+@np.errstate(all="ignore")
+def test_divergence_with_early_stopping_keeps_the_best_epoch_like_scikit_learn(
+        name, params, scale):
+    params = dict(params, max_iter=20, early_stopping=True, random_state=0)
+    X = X_IRIS * scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        theirs = getattr(sk, name)(**params).fit(X, Y_IRIS)
+    seen = []
+    with pytest.warns(ConvergenceWarning, match="diverged at epoch"):
+        ours = globals()[name](**params, callbacks=seen.append).fit(X, Y_IRIS)
+    # The last epoch diverged: NaN score (a Python float, as scikit-learn's),
+    # NaN loss and validation loss; every epoch before it as scikit-learn's.
+    scores = ours.validation_scores_
+    assert isinstance(scores[-1], float) and np.isnan(scores[-1])
+    assert np.isnan(ours.loss_curve_[-1]) and np.isnan(ours.validation_loss_curve_[-1])
+    assert np.isfinite(ours.loss_curve_[:-1]).all()
+    assert len(scores) == len(ours.loss_curve_) == ours.n_iter_ <= theirs.n_iter_
+    np.testing.assert_allclose(scores[:-1], theirs.validation_scores_[:len(scores) - 1],
+                               rtol=1e-9)
+    assert [info.epoch for info in seen] == list(range(1, ours.n_iter_ + 1))
+    assert np.isnan(seen[-1].validation_score)
+    # The same model kept: the best epoch's, finite.
+    assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_,
+                                                        rel=1e-9)
+    _assert_same_parameters(ours, theirs, rtol=1e-9, atol=0)
+    assert all(np.isfinite(c).all() for c in ours.coefs_ + ours.intercepts_)
+    assert np.isfinite(ours.predict(X_IRIS[:5]).astype(float)).all()
+
+
+@np.errstate(all="ignore")
+def test_divergence_with_early_stopping_resets_the_optimizer_to_the_last_epoch():
+    # The optimizer state kept for a later partial_fit is that of the last
+    # complete epoch, never the NaN of the diverged one.
+    est = MLPRegressor(**DIVERGING[0][1], max_iter=20, early_stopping=True,
+                       random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        est.fit(X_IRIS, Y_IRIS)
+    assert np.isfinite(est._schedule.optimizer.state).all()
 
 
 def test_partial_fit_sequence_equals_scikit_learn(digits):

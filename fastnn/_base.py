@@ -385,7 +385,11 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         rng = check_random_state(self._hyperparameter("random_state"))
         network = Network(layer_sizes, hidden_activation, loss, X.dtype)
         if first_pass:
-            network.initialize(rng)
+            # Without hidden layers scikit-learn's MLP still takes the initial
+            # bound from its ``activation``; the single neurons have none.
+            takes_bound = (not hidden and isinstance(hidden_activation, str)
+                           and "activation" not in self._FIXED_HYPERPARAMETERS)
+            network.initialize(rng, hidden_activation if takes_bound else None)
         else:
             self._check_continuation(previous, network)
             network.set_params(previous.params)

@@ -169,7 +169,7 @@ class Network:
         self.intercepts = [params[b:b + n_z] for _, n_z, _, _, b in self.layers]
         return self
 
-    def initialize(self, random_state=None):
+    def initialize(self, random_state=None, bound_activation=None):
         """Draw fresh parameters, uniform in a per-layer bound.
 
         The draws happen in scikit-learn's order (each layer's ``W`` then its
@@ -181,11 +181,19 @@ class Network:
         Parameters
         ----------
         random_state : None, int or numpy.random.RandomState
+        bound_activation : str or Activation, optional
+            For a network without hidden layers: the activation whose bound
+            the output layer takes (scikit-learn's MLP takes its
+            ``activation`` parameter's there). By default, the output's own.
         """
         rng = check_random_state(random_state)
+        if bound_activation is not None:
+            bound_activation = _activations.get(bound_activation)
         for l, (n_in, n_z, _, _, _) in enumerate(self.layers):
-            guide = self.activations[min(l, self.n_layers - 2)] if self.n_layers > 1 \
-                else self.activations[0]
+            if self.n_layers > 1:
+                guide = self.activations[min(l, self.n_layers - 2)]
+            else:
+                guide = self.activations[0] if bound_activation is None else bound_activation
             bound = _init_bound(guide, n_in, n_z)
             self.coefs[l][...] = rng.uniform(-bound, bound, (n_in, n_z))
             self.intercepts[l][...] = rng.uniform(-bound, bound, n_z)

@@ -149,6 +149,23 @@ def test_early_stopping_split_and_stopping_epoch_equal_scikit_learn(Ours, Theirs
     assert len(ours.validation_loss_curve_) == ours.n_iter_
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("target", ["binary", "multiclass", "regression"])
+def test_no_hidden_layer_starts_from_scikit_learns_weights(activation, target):
+    # Without hidden layers scikit-learn still draws the output layer's
+    # weights in the bound of its ``activation`` parameter.
+    rng = np.random.RandomState(0)
+    X = rng.randn(20, 3)
+    y = {"binary": X[:, 0] > 0, "multiclass": np.arange(20) % 3,
+         "regression": X[:, 0]}[target]
+    Ours, Theirs = ((MLPRegressor, sk.MLPRegressor) if target == "regression"
+                    else (MLPClassifier, sk.MLPClassifier))
+    params = dict(hidden_layer_sizes=(), activation=activation, max_iter=3,
+                  random_state=0)
+    ours, theirs = (_fit_quietly(E(**params), X, y) for E in (Ours, Theirs))
+    _assert_same_parameters(ours, theirs)
+
+
 ONE_CLASS_CASES = [
     ("fit", dict(solver="adam")),
     ("fit", dict(solver="sgd")),

@@ -1,9 +1,11 @@
 """fastnn.widgets.TrainingDashboard: buttons, controls, the training thread, pictures."""
 
 import pickle
+import re
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -17,9 +19,11 @@ from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+from conftest import python_command  # noqa: E402
 from fastnn import LinearRegression, MLPClassifier, MLPRegressor  # noqa: E402
 from fastnn.widgets import TrainingDashboard  # noqa: E402
 from fastnn.widgets._session import validation_metrics  # noqa: E402
+from fastnn.widgets.dashboard import EXIT_TIMEOUT  # noqa: E402
 
 TIMEOUT = 60  # seconds; generous, nothing here should come near it
 
@@ -363,3 +367,135 @@ def test_repr_mimebundle_delegates_to_the_root_widget(moons):
         dashboard.widget.model_id
     _press(dashboard, "Train ▶")
     assert dashboard.history["validation_loss"] == [] and dashboard.X_val is None
+
+
+# -- leaving the interpreter while training runs -------------------------------
+
+# Each child ends its script while training runs, at the moment its argument names
+# (seconds after the start, or "redraw": as the thread starts a redraw). The report
+# is registered before fastnn.widgets, so it runs after the dashboard's exit hook.
+DASHBOARD_EXIT_CHILD = """
+import atexit, sys, threading, time
+
+def report():
+    dashboard.train()  # refused once the interpreter is exiting
+    print(f"running at exit: {dashboard.running}", flush=True)
+
+atexit.register(report)
+
+from sklearn.datasets import make_moons
+from fastnn import MLPClassifier
+from fastnn.widgets import TrainingDashboard, plots
+
+X, y = make_moons(300, noise=0.2, random_state=0)
+dashboard = TrainingDashboard(MLPClassifier((8, 8), random_state=0), X, y, epochs=1000)
+drawing = threading.Event()
+render_png = plots.render_png
+
+def render_png_and_tell(figure):
+    drawing.set()
+    return render_png(figure)
+
+plots.render_png = render_png_and_tell
+dashboard.train()
+if sys.argv[1] == "redraw":
+    assert drawing.wait(60)
+else:
+    time.sleep(float(sys.argv[1]))
+"""
+
+# A fit of the user's on a daemon thread, in its epochs when the script ends. (Ended
+# earlier, inside scikit-learn's target checks, the thread can be unwound through
+# numpy's C++ unique and abort: a thread fastnn does not own cannot be stopped.)
+USER_FIT_EXIT_CHILD = """
+import sys, threading, time
+from sklearn.datasets import make_moons
+from fastnn import MLPClassifier
+
+X, y = make_moons(300, noise=0.2, random_state=0)
+in_epochs = threading.Event()
+est = MLPClassifier((8, 8), max_iter=10**6, n_iter_no_change=10**6, random_state=0,
+                    callbacks=lambda info: in_epochs.set())
+threading.Thread(target=lambda: est.fit(X, y), daemon=True).start()
+assert in_epochs.wait(60)
+time.sleep(float(sys.argv[1]))
+"""
+
+# An epoch that outlasts the exit hook's wait: the callback holds epoch 1 open.
+LONG_EPOCH_EXIT_CHILD = """
+import atexit, time
+
+def report():
+    waited = time.monotonic() - ended
+    print(f"running at exit: {dashboard.running}; waited {waited:.3f} s", flush=True)
+
+atexit.register(report)
+
+import threading
+from sklearn.datasets import make_moons
+from fastnn import MLPClassifier
+from fastnn.widgets import TrainingDashboard
+
+in_epoch = threading.Event()
+
+def long_epoch(info):
+    in_epoch.set()
+    time.sleep(600)
+
+X, y = make_moons(300, noise=0.2, random_state=0)
+dashboard = TrainingDashboard(MLPClassifier((8, 8), random_state=0, callbacks=long_epoch),
+                              X, y, epochs=10)
+dashboard.train()
+assert in_epoch.wait(60)
+ended = time.monotonic()
+"""
+
+
+def _run_children(code, ends):
+    """Run ``python -c code end`` once for each of ``ends``; the completed processes.
+
+    Two at a time, one per core of a small machine: crowding more onto the cores is
+    no quicker and shifts when each child exits (crowded, the abort was seen far less
+    often).
+    """
+    def run(end):
+        argv, env = python_command("-c", code, str(end))
+        return subprocess.run(argv, env=env, capture_output=True, text=True,
+                              timeout=2 * TIMEOUT)
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(run, ends))
+
+
+def _unclean(results, ends, expected_output):
+    """(end, exit status, stdout, end of stderr) of each child that did not exit
+    cleanly or did not print ``expected_output``."""
+    return [(end, result.returncode, result.stdout, result.stderr[-300:])
+            for end, result in zip(ends, results)
+            if result.returncode != 0 or "terminate called" in result.stderr
+            or expected_output not in result.stdout]
+
+
+def test_leaving_the_interpreter_while_a_dashboard_trains_stops_it_and_exits_cleanly():
+    ends = ["0", "0.2", "redraw", "0"]
+    results = _run_children(DASHBOARD_EXIT_CHILD, ends)
+    unclean = _unclean(results, ends, "running at exit: False")
+    assert not unclean, f"{len(unclean)} of {len(ends)} exits unclean: {unclean}"
+
+
+def test_leaving_the_interpreter_while_a_user_thread_fits_exits_cleanly():
+    ends = ["0", "0.2"] * 2
+    results = _run_children(USER_FIT_EXIT_CHILD, ends)
+    unclean = _unclean(results, ends, "")
+    assert not unclean, f"{len(unclean)} of {len(ends)} exits unclean: {unclean}"
+
+
+def test_leaving_the_interpreter_waits_a_bounded_time_for_a_long_epoch():
+    (result,) = _run_children(LONG_EPOCH_EXIT_CHILD, [""])
+    assert result.returncode == 0, result.stderr[-2000:]
+    running, waited = re.fullmatch(r"running at exit: (\w+); waited ([\d.]+) s\n",
+                                   result.stdout).groups()
+    # The hook stopped waiting after its bound, the epoch unfinished, and the
+    # interpreter went on to exit.
+    assert running == "True"
+    assert EXIT_TIMEOUT - 0.05 <= float(waited) < EXIT_TIMEOUT + 10

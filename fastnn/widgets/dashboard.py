@@ -5,11 +5,14 @@ The dashboard owns controls (ipywidgets), a :class:`~fastnn.widgets._session.Tra
 (:mod:`fastnn.widgets.plots`). Training runs on a daemon thread; the compiled epoch
 loop releases the GIL, so the notebook keeps working meanwhile. The thread only
 sets widget traits (ipywidgets sends those from any thread) and never writes to an
-``Output``; it is stopped between epochs through a ``threading.Event``.
+``Output``; it is stopped between epochs through a ``threading.Event``, also when the
+interpreter exits, which waits for it.
 """
 
+import atexit
 import threading
 import time
+import weakref
 
 import ipywidgets as widgets
 import numpy as np
@@ -30,6 +33,49 @@ REDRAWS_PER_SECOND = 4
 ARCHITECTURE_PARAMETERS = ("hidden_layer_sizes", "activation", "solver")
 MAX_UNITS = 64
 MAX_LAYERS = 6
+# Seconds the interpreter's exit waits, for all running dashboards together, for their
+# threads to stop. On dashboard-sized data an epoch takes milliseconds and a redraw
+# under a second even on a busy machine, so this covers both. It also stays below
+# the 2.5 s after which jupyter_client, by default, sends SIGTERM to a kernel it has
+# asked to shut down.
+EXIT_TIMEOUT = 2.0
+
+# Dashboards that have started a training thread (weak: a finished one may go), and
+# whether the interpreter is exiting; the lock makes "not exiting, so start a thread
+# and register it" one step as seen from the exit hook.
+_dashboards = weakref.WeakSet()
+_exiting = threading.Event()
+_exit_lock = threading.Lock()
+
+
+def _stop_dashboards_at_exit():
+    """Stop every training thread at its next epoch boundary and wait for it (bounded).
+
+    A daemon thread still running when the interpreter finalises is ended wherever it
+    next waits for the GIL; inside C++ code (numpy's, matplotlib's) that ends the
+    process with "terminate called without an active exception". An ``atexit``
+    handler runs while the interpreter is still whole and its threads still run
+    (Python 3.10 to 3.13 alike; threading's earlier, private exit hook is for
+    non-daemon threads, which must be told to stop before they are joined). From
+    here on no redraw and no new training starts. A thread that has not stopped
+    within :data:`EXIT_TIMEOUT` is inside one long compiled epoch (large data); the
+    interpreter then finalises and the process exits with that epoch unfinished,
+    which BLAS's own exit-time clean-up may not survive (a crash at exit, as for any
+    thread still computing when a process ends).
+    """
+    with _exit_lock:
+        _exiting.set()
+        dashboards = list(_dashboards)
+    for dashboard in dashboards:
+        dashboard._stop.set()
+    deadline = time.monotonic() + EXIT_TIMEOUT
+    for dashboard in dashboards:
+        dashboard._thread.join(max(0.0, deadline - time.monotonic()))
+
+
+# Registered on import, so it runs before the exit handlers registered earlier
+# (IPython's, the Jupyter kernel's), while the widgets' connection still works.
+atexit.register(_stop_dashboards_at_exit)
 
 
 class TrainingDashboard:
@@ -380,6 +426,8 @@ class TrainingDashboard:
 
     def _redraw(self, force=False):
         """Redraw the pictures; at most a few times a second unless ``force``."""
+        if _exiting.is_set():
+            return
         if not force and time.monotonic() - self._last_draw < 1.0 / REDRAWS_PER_SECOND:
             return
         if not self._draw_lock.acquire(blocking=force):
@@ -423,13 +471,17 @@ class TrainingDashboard:
             self._say("The network changed: press <b>Reset</b> before training it.",
                       error=True)
             return
-        self._stop.clear()
-        self._idle.clear()
-        self._refresh_buttons()
-        self._say(f"{verb}…")
-        self._thread = threading.Thread(target=self._train_loop, args=(n_epochs,),
-                                        name="fastnn-dashboard", daemon=True)
-        self._thread.start()
+        with _exit_lock:
+            if _exiting.is_set():
+                return
+            self._stop.clear()
+            self._idle.clear()
+            self._refresh_buttons()
+            self._say(f"{verb}…")
+            self._thread = threading.Thread(target=self._train_loop, args=(n_epochs,),
+                                            name="fastnn-dashboard", daemon=True)
+            self._thread.start()
+            _dashboards.add(self)
 
     def _train_loop(self, n_epochs):
         session = self._session

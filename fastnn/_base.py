@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
 )
 
 from fastnn import activations as _activations
+from fastnn._shutdown import fit_in_progress
 from fastnn.network import Network
 from fastnn._fitting import FitInfo, NON_FINITE_MESSAGE, _FitRun, _Progress  # noqa: F401 (re-exported)
 
@@ -355,6 +356,13 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
         """Validate, train a private network, then commit. See the module docstring."""
+        # Registered from the input checks on: an exiting interpreter waits
+        # for this fit to stop rather than ending its thread inside them.
+        with fit_in_progress() as stop_flag:
+            return self._fit_registered(X, y, sample_weight, incremental, classes,
+                                        stop_flag)
+
+    def _fit_registered(self, X, y, sample_weight, incremental, classes, stop_flag):
         solver = self._hyperparameter("solver")
         warm_start = self._hyperparameter("warm_start")
         early_stopping = self._hyperparameter("early_stopping")
@@ -408,7 +416,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
             meta.update(classes_=labels.classes_, _label_binarizer=labels)
         meta.update(self._extra_attributes(y))
         fit = _FitRun(self, network, model, progress, meta, rng, X, Y, y, sample_weight,
-                      incremental)
+                      incremental, stop_flag)
         try:
             if stochastic:
                 schedule = None

@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import shuffle as shuffle_array
 from sklearn.utils.optimize import _check_optimize_result
 
+from fastnn._shutdown import InterpreterExiting, stop_if_exiting
 from fastnn.optimizers import SGD, Adam
 
 # scikit-learn's message, kept word for word: users search for it.
@@ -173,7 +174,7 @@ class _FitRun:
     """
 
     def __init__(self, estimator, network, model, progress, meta, rng, X, Y, y,
-                 sample_weight, incremental):
+                 sample_weight, incremental, stop_flag):
         self.estimator = estimator
         self.meta = meta
         self.network = network
@@ -183,6 +184,8 @@ class _FitRun:
         self.X, self.Y, self.y = X, Y, y
         self.sample_weight = sample_weight
         self.incremental = incremental
+        # Raised when the interpreter exits (fastnn._shutdown).
+        self.stop_flag = stop_flag
         self.schedule = None
         hp = estimator._hyperparameter
         self.alpha = float(hp("alpha"))
@@ -349,13 +352,17 @@ class _FitRun:
         """After Ctrl-C and the rollback: keep the epochs this call completed, if any.
 
         With at least one, the fit ends there with a warning, like scikit-learn's.
-        With none there is nothing to keep: the KeyboardInterrupt goes on up
-        (stopping a user's ``partial_fit`` loop, say), and the estimator's
-        ``_fit`` restores everything as it was before the call.
+        With none there is nothing to keep: the KeyboardInterrupt (or
+        InterpreterExiting) goes on up (stopping a user's ``partial_fit`` loop,
+        say), and the estimator's ``_fit`` restores everything as it was
+        before the call.
         """
         if self.progress.n_iter_ == 0:
             raise interrupt
-        warnings.warn("Training interrupted by user.")
+        if isinstance(interrupt, InterpreterExiting):
+            warnings.warn("Training stopped: the interpreter is exiting.")
+        else:
+            warnings.warn("Training interrupted by user.")
 
     # -- stochastic solvers -----------------------------------------------
 
@@ -417,13 +424,17 @@ class _FitRun:
         checkpoint = self._checkpoint(optimizer)
         try:
             for _ in range(self.max_iter):
+                stop_if_exiting(self.stop_flag)
                 if hp("shuffle"):
                     order = shuffle_array(order, random_state=self.rng)
                 self._begin_epoch()
                 status, loss = net.train_epoch(
                     X, Y, order, batch_size, optimizer, sample_weight=sample_weight,
                     alpha=self.alpha, loss_normalizer=self.loss_normalizer,
-                    check_signals=check_signals, probability_floor=self.probability_floor)
+                    stop_flag=self.stop_flag, check_signals=check_signals,
+                    probability_floor=self.probability_floor)
+                if status == "stopped":
+                    stop_if_exiting(self.stop_flag)
                 params = net.params.copy()
                 if status != "complete" or not np.isfinite(loss) \
                         or not np.isfinite(params).all():
@@ -455,7 +466,7 @@ class _FitRun:
                         "optimization hasn't converged yet." % self.max_iter,
                         ConvergenceWarning)
                 checkpoint = self._checkpoint(optimizer)
-        except KeyboardInterrupt as interrupt:
+        except (KeyboardInterrupt, InterpreterExiting) as interrupt:
             self._rollback(checkpoint, optimizer)
             self._keep_or_reraise(interrupt)
         if early_stopping:
@@ -514,6 +525,7 @@ class _FitRun:
         check_signals = threading.current_thread() is threading.main_thread()
 
         def objective(p):
+            stop_if_exiting(self.stop_flag)
             params = np.ascontiguousarray(p, dtype=dtype)
             value, grad = net.loss_gradient(X, Y, sample_weight, alpha, 1.0, params=params,
                                             probability_floor=self.probability_floor,
@@ -554,7 +566,7 @@ class _FitRun:
             result = scipy.optimize.minimize(
                 objective, net.params.astype(np.float64), method="L-BFGS-B", jac=True,
                 options=options, callback=on_iteration)
-        except KeyboardInterrupt as interrupt:
+        except (KeyboardInterrupt, InterpreterExiting) as interrupt:
             self._rollback(checkpoint[0])
             self._keep_or_reraise(interrupt)
             if early_stopping and self.progress.validation_scores_:

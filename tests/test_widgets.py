@@ -404,23 +404,6 @@ else:
     time.sleep(float(sys.argv[1]))
 """
 
-# A fit of the user's on a daemon thread, in its epochs when the script ends. (Ended
-# earlier, inside scikit-learn's target checks, the thread can be unwound through
-# numpy's C++ unique and abort: a thread fastnn does not own cannot be stopped.)
-USER_FIT_EXIT_CHILD = """
-import sys, threading, time
-from sklearn.datasets import make_moons
-from fastnn import MLPClassifier
-
-X, y = make_moons(300, noise=0.2, random_state=0)
-in_epochs = threading.Event()
-est = MLPClassifier((8, 8), max_iter=10**6, n_iter_no_change=10**6, random_state=0,
-                    callbacks=lambda info: in_epochs.set())
-threading.Thread(target=lambda: est.fit(X, y), daemon=True).start()
-assert in_epochs.wait(60)
-time.sleep(float(sys.argv[1]))
-"""
-
 # An epoch that outlasts the exit hook's wait: the callback holds epoch 1 open.
 LONG_EPOCH_EXIT_CHILD = """
 import atexit, time
@@ -480,13 +463,6 @@ def test_leaving_the_interpreter_while_a_dashboard_trains_stops_it_and_exits_cle
     ends = ["0", "0.2", "redraw", "0"]
     results = _run_children(DASHBOARD_EXIT_CHILD, ends)
     unclean = _unclean(results, ends, "running at exit: False")
-    assert not unclean, f"{len(unclean)} of {len(ends)} exits unclean: {unclean}"
-
-
-def test_leaving_the_interpreter_while_a_user_thread_fits_exits_cleanly():
-    ends = ["0", "0.2"] * 2
-    results = _run_children(USER_FIT_EXIT_CHILD, ends)
-    unclean = _unclean(results, ends, "")
     assert not unclean, f"{len(unclean)} of {len(ends)} exits unclean: {unclean}"
 
 

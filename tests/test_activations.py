@@ -701,8 +701,9 @@ def test_sparsemax_backward_is_centred_on_the_support():
 
 
 # ---------------------------------------------------------------------------
-# Row-wise kinds at their edges: one logit far ahead of the rest; values and
-# vector-Jacobian products against exact references.
+# Row-wise kinds at their edges: one logit far ahead of the rest, gates and
+# scales at the ends of the range; values and vector-Jacobian products
+# against exact references.
 # ---------------------------------------------------------------------------
 # 1300 bits resolve 1 + r for any r above 2^-1200, so every reference below
 # is exact far beyond any float64 result (subnormals start at 2^-1074).
@@ -898,6 +899,59 @@ def test_property_dominated_rows_softmax_family_exact(data, dtype):
         assert vjp_ulps(log_back[j], log_vjp[j], dtype) <= MAX_ULPS, (
             row, g, j, log_back[j], log_vjp[j])
 
+
+GLU_SCALES = [0.0, 5e-324, 1e-300, 1e-30, 0.75, 3.0, 1e30, 1e300, np.finfo(np.float64).max,
+              np.finfo(np.float32).max]
+GLU_GATES = [0.0, 1e-30, 0.5, 2.0, 30.0, 40.0, 100.0, 190.0, 700.0, 745.0, 810.0,
+             900.0, 1400.0, 1450.0, 2000.0, 1e4, 1e30]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_glu_at_extreme_scales_and_gates_is_exact(dtype):
+    # u sigmoid(v) is representable far beyond where exp(-|v|) alone
+    # underflows once |u| is large (1e300 exp(-900) = 1.4e-91), and u times
+    # a gate close to 1 must not overflow before the gate is applied.
+    glu = activations.get("glu")
+    with np.errstate(over="ignore"):
+        values = np.array(GLU_SCALES).astype(dtype)
+        gates = np.array(GLU_GATES).astype(dtype)
+        grads = np.array([1.0, -0.75, 1e-30, 1e30, 1e300]).astype(dtype)
+    values, gates = values[np.isfinite(values)], gates[np.isfinite(gates)]
+    grads = grads[np.isfinite(grads)]
+    u = np.concatenate([values, -values])
+    v = np.concatenate([gates, -gates])
+    uu, vv = (a.ravel() for a in np.meshgrid(u, v))
+    z = np.concatenate([uu, vv]).reshape(1, -1)
+    out = glu(z)[0]
+    backs = [glu.backward(z, np.full((1, uu.size), g, dtype))[0] for g in grads]
+    for j, (uj, vj) in enumerate(zip(uu, vv)):
+        with mp.workprec(ROW_BITS):
+            U, V = mp.mpf(float(uj)), mp.mpf(float(vj))
+            gate, slope = mp_sig(V), mp_sig(V) * mp_sig(-V)
+            assert ulp_error(out[j], U * gate, dtype) <= MAX_ULPS, (uj, vj, out[j])
+            for g, back in zip(grads, backs):
+                G = mp.mpf(float(g))
+                assert ulp_error(back[j], G * gate, dtype) <= MAX_ULPS, (uj, vj, g, back[j])
+                assert ulp_error(back[uu.size + j], G * U * slope, dtype) <= MAX_ULPS, (
+                    uj, vj, g, back[uu.size + j])
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES))
+def test_property_glu_any_finite_scale_gate_and_gradient(data, dtype):
+    finite = st.floats(allow_nan=False, allow_infinity=False, width=np.finfo(dtype).bits)
+    u, v, g = (dtype(data.draw(finite)) for _ in range(3))
+    glu = activations.get("glu")
+    z = np.array([[u, v]], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, back = glu(z)[0, 0], glu.backward(z, np.array([[g]], dtype))[0]
+    with mp.workprec(ROW_BITS):
+        U, V, G = mp.mpf(float(u)), mp.mpf(float(v)), mp.mpf(float(g))
+        assert ulp_error(value, U * mp_sig(V), dtype) <= MAX_ULPS, (u, v, value)
+        assert ulp_error(back[0], G * mp_sig(V), dtype) <= MAX_ULPS, (u, v, g, back)
+        assert ulp_error(back[1], G * U * mp_sig(V) * mp_sig(-V), dtype) <= MAX_ULPS, (u, v, g, back)
 
 # ---------------------------------------------------------------------------
 # Property tests over the whole finite range.

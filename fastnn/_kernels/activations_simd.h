@@ -981,31 +981,61 @@ FNN_CLONES static void fnn_log_softmax_row_backward_f(
 }
 
 /* glu: z = [u, v] (halves of the row), a = u sigmoid(v), as silu: for v < 0
- * (u / (1 + e)) * exp(v) with the exponent applied last. */
+ * (u / (1 + e)) * exp(v) with the exponent applied last. Unlike silu's
+ * x exp(x), u exp(-|v|) is representable far beyond exp's own underflow
+ * (1e300 exp(-900) = 1.4e-91, DBL_MAX exp(-1450) = 3e-322), and g u
+ * sigmoid'(v) further still: float64 splits u (and g) into mantissa and
+ * exponent and carries exp(-|v|) as p 2^k over the whole range. */
+
+/* exp(-|v|) = p 2^k, and 1 + exp(-|v|) = d + err (exp(-|v|) below 2^-1100
+ * changes neither). */
+FNN_INLINE double fnn_glu_gate_parts_d(double v, double* k, double* d, double* err)
+{
+    double p = fnn_exp_parts_wide_d(-fabs(v), k);
+    *d = fnn_sum_err_d(1.0, fnn_scale_d(p, *k < -1100.0 ? -1100.0 : *k), err);
+    return p;
+}
+
+/* x sigmoid(v) from those parts and x = m_x 2^e_x: m_x / (1 + e), times p
+ * for v < 0, then 2^(e_x + k) last. */
+FNN_INLINE double fnn_glu_gate_times_d(double m_x, double e_x, double v, double p, double k,
+                                       double d, double err)
+{
+    double c = m_x / d;
+    c = c - c * (err / d);
+    return fnn_scale_any_d(v >= 0.0 ? c : c * p, v >= 0.0 ? e_x : e_x + k);
+}
+
 FNN_CLONES static void fnn_glu_row_d(const double* z, double* a, ptrdiff_t n_out)
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
-        double u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_d(-fabs(v), &k), err;
-        double d = fnn_sum_err_d(1.0, fnn_scale_d(p, k), &err), c = u / d;
-        c = c - c * (err / d);
-        a[j] = v >= 0.0 ? c : fnn_scale_d(c * p, k);
+        double v = z[n_out + j], k, d, err, p = fnn_glu_gate_parts_d(v, &k, &d, &err), e_u;
+        double m_u = fnn_split_d(z[j], &e_u);
+        a[j] = fnn_glu_gate_times_d(m_u, e_u, v, p, k, d, err);
     }
 }
+/* float32: u exp(-|v|) underflows for every float u by v = -200, where
+ * fnn_exp_parts_wide_f stops. c p (p up to 1.42) could pass FLT_MAX on
+ * the way to a smaller result: for |c| >= 1 p is halved and k raised. */
 FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_out)
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
         float u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_wide_f(-fabsf(v), &k), err;
         float d = fnn_sum_err_f(1.0f, fnn_scale3_f(p, k), &err), c = u / d;
+        int big;
         c = c - c * (err / d);
-        a[j] = v >= 0.0f ? c : fnn_scale3_f(c * p, k);
+        big = fabsf(c) >= 1.0f;
+        a[j] = v >= 0.0f ? c : fnn_scale3_f(c * (big ? 0.5f * p : p), big ? k + 1.0f : k);
     }
 }
 
 /* d a_j / d u_j = sigmoid(v_j), d a_j / d v_j = u_j sigmoid'(v_j); u times
  * sigmoid' (<= |u| / 4) is formed before multiplying by g so the product
- * overflows only when the exact result does. */
+ * overflows only when the exact result does. Enough for float32 in double
+ * (|g u| <= 1.2e77; g u sigmoid'(v) reaches float32's range only for
+ * |v| < 280), not for float64. */
 #define FNN_GLU_BACKWARD(T)                                                            \
     ptrdiff_t j;                                                                      \
     for (j = 0; j < n_out; j++) {                                                     \
@@ -1014,10 +1044,22 @@ FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_out)
         gz[n_out + j] = (T)(g[j] * fnn_sigmoid_deriv_times_d(z[j], v));                 \
     }
 
+/* float64: g sigmoid(v) as the value, g u sigmoid'(v), sigmoid'(v) =
+ * exp(-|v|) / (1 + exp(-|v|))^2, as m_g m_u p / d^2 times 2^(e_g + e_u + k),
+ * which overflows or underflows only where the exact result does. */
 FNN_CLONES static void fnn_glu_row_backward_d(
     const double* z, const double* g, double* gz, ptrdiff_t n_out)
 {
-    FNN_GLU_BACKWARD(double)
+    ptrdiff_t j;
+    for (j = 0; j < n_out; j++) {
+        double u = z[j], v = z[n_out + j], gj = g[j], k, d, err, e_g, e_u, s;
+        double p = fnn_glu_gate_parts_d(v, &k, &d, &err);
+        double m_g = fnn_split_d(gj, &e_g), m_u = fnn_split_d(u, &e_u);
+        s = p / (d * d);
+        s = s - s * (2.0 * err / d);
+        gz[j] = fnn_glu_gate_times_d(m_g, e_g, v, p, k, d, err);
+        gz[n_out + j] = fnn_scale_any_d((m_g * m_u) * s, e_g + e_u + k);
+    }
 }
 FNN_CLONES static void fnn_glu_row_backward_f(
     const float* z, const float* g, float* gz, ptrdiff_t n_out)

@@ -13,6 +13,7 @@ kernels' numerics:
 import itertools
 import math
 import warnings
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -702,8 +703,8 @@ def test_sparsemax_backward_is_centred_on_the_support():
 
 # ---------------------------------------------------------------------------
 # Row-wise kinds at their edges: one logit far ahead of the rest, gates and
-# scales at the ends of the range; values and vector-Jacobian products
-# against exact references.
+# scales at the ends of the range, entries at the edge of sparsemax's
+# support; values and vector-Jacobian products against exact references.
 # ---------------------------------------------------------------------------
 # 1300 bits resolve 1 + r for any r above 2^-1200, so every reference below
 # is exact far beyond any float64 result (subnormals start at 2^-1074).
@@ -952,6 +953,92 @@ def test_property_glu_any_finite_scale_gate_and_gradient(data, dtype):
         assert ulp_error(value, U * mp_sig(V), dtype) <= MAX_ULPS, (u, v, value)
         assert ulp_error(back[0], G * mp_sig(V), dtype) <= MAX_ULPS, (u, v, g, back)
         assert ulp_error(back[1], G * U * mp_sig(V) * mp_sig(-V), dtype) <= MAX_ULPS, (u, v, g, back)
+
+
+def exact_sparsemax(row):
+    """The simplex projection in exact rational arithmetic, and its support.
+
+    The sort-based characterisation (Martins & Astudillo 2016): with z sorted
+    in decreasing order, the support is the largest k with
+    1 + k z_(k) > z_(1) + ... + z_(k), and tau = (z_(1) + ... + z_(k) - 1) / k.
+    """
+    z = [Fraction(float(v)) for v in row]
+    ordered = sorted(z, reverse=True)
+    cumulative, size, support_sum = Fraction(0), 0, Fraction(0)
+    for k, value in enumerate(ordered, 1):
+        cumulative += value
+        if 1 + k * value > cumulative:
+            size, support_sum = k, cumulative
+    tau = (support_sum - 1) / size
+    return [max(v - tau, Fraction(0)) for v in z], [v > tau for v in z]
+
+
+def as_mpf(fraction):
+    with mp.workprec(ROW_BITS):
+        return mp.mpf(fraction.numerator) / fraction.denominator
+
+
+def sparsemax_edge_rows(dtype):
+    rng = np.random.default_rng(14)
+    big = float(np.finfo(dtype).max)
+    rows = [[1e30, 0.0], [0.0, -1e30, -1e30], [0.0, -big, -big], [0.0, -big, 0.0, -big]]
+    for gap in DOMINANT_GAPS:
+        for n in (2, 17, 40):
+            rows.append(np.insert(-gap - rng.exponential(3.0, n - 1), rng.integers(n), 0.0))
+    for scale in (1e-10, 1.0, 1e30):  # near ties, around 0 and far from it
+        for n in (2, 5, 20):
+            rows.append(scale + scale * 1e-6 * rng.normal(size=n))
+    for n in (3, 18, 40):  # entries just inside and just outside the support
+        row = rng.uniform(0, 1, n)
+        row[0] = 1.0
+        rows.append(row)
+        rows.append(rng.normal(size=n))
+    with np.errstate(over="ignore"):
+        return [np.array(row, dtype=np.float64).astype(dtype) for row in rows]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_sparsemax_at_its_edges_is_exact(dtype):
+    # Entries close to the support's threshold are differences z_j - tau of
+    # nearly equal numbers: tau must be carried beyond working precision
+    # for them to keep their own relative precision.
+    sparsemax = activations.get("sparsemax")
+    rng = np.random.default_rng(15)
+    for row in sparsemax_edge_rows(dtype):
+        exact_values, support = exact_sparsemax(row)
+        got = sparsemax(row)
+        for j in range(row.size):
+            assert ulp_error(got[j], as_mpf(exact_values[j]), dtype) <= MAX_ULPS, (
+                row, j, got[j], float(exact_values[j]))
+        # A random gradient, and one nearly constant, where g_j minus its
+        # mean over the support cancels.
+        for g in (rng.normal(size=row.size), 1.0 + 1e-6 * rng.normal(size=row.size)):
+            g = g.astype(dtype)
+            inside = [Fraction(float(gj)) for gj, keep in zip(g, support) if keep]
+            mean = sum(inside) / len(inside)
+            back = sparsemax.backward(row, g)
+            for j in range(row.size):
+                exact_grad = Fraction(float(g[j])) - mean if support[j] else Fraction(0)
+                assert ulp_error(back[j], as_mpf(exact_grad), dtype) <= MAX_ULPS, (
+                    row, g, j, back[j], float(exact_grad))
+    np.testing.assert_array_equal(sparsemax(np.array([1e30, 0.0], dtype)), [1.0, 0.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES))
+def test_property_sparsemax_any_finite_row_is_exact(data, dtype):
+    finite = st.floats(allow_nan=False, allow_infinity=False, width=np.finfo(dtype).bits)
+    scale = data.draw(st.sampled_from([1.0, 1e-3, 1e20]))
+    row = data.draw(hnp.arrays(dtype, st.integers(1, 40), elements=finite | st.floats(-3, 3).map(
+        lambda x: x * scale).filter(math.isfinite).map(dtype)))
+    exact_values, _ = exact_sparsemax(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = activations.get("sparsemax")(row)
+    for j in range(row.size):
+        assert ulp_error(got[j], as_mpf(exact_values[j]), dtype) <= MAX_ULPS, (
+            row, j, got[j], float(exact_values[j]))
+
 
 # ---------------------------------------------------------------------------
 # Property tests over the whole finite range.

@@ -702,8 +702,12 @@ FNN_CLONES static void fnn_add_bias_f(float* z, const float* bias, ptrdiff_t n)
 #define FNN_PARTS 16
 
 #define FNN_ROW_MAX(T)                                                                 \
-    T part[FNN_PARTS], m;                                                             \
+    T part[FNN_PARTS], m = -INFINITY;                                                 \
     ptrdiff_t j, l;                                                                   \
+    if (n < FNN_PARTS) {  /* the partials would cost more than a short row */         \
+        for (j = 0; j < n; j++) m = z[j] > m ? z[j] : m;                              \
+        return m;                                                                     \
+    }                                                                                 \
     for (l = 0; l < FNN_PARTS; l++) part[l] = -INFINITY;                              \
     for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)                                   \
         for (l = 0; l < FNN_PARTS; l++) part[l] = z[j + l] > part[l] ? z[j + l] : part[l]; \
@@ -719,14 +723,29 @@ FNN_INLINE float fnn_row_max_f(const float* z, ptrdiff_t n) { FNN_ROW_MAX(float)
 
 /* Sum in double of TERM(i) for i < n. Term i goes to partial i mod 16 and
  * the partials are added pairwise, so that a term passes through at most
- * ceil(n / 16) + 4 roundings. Ends the enclosing function. */
+ * ceil(n / 16) + 4 roundings; below 16 terms (where 16 partials would cost
+ * more than the terms) the same with 4 partials. Ends the enclosing
+ * function. */
 #define FNN_ROW_SUM_OF(TERM)                                                           \
-    double part[FNN_PARTS];                                                           \
-    ptrdiff_t j, l, w;                                                                \
-    for (l = 0; l < FNN_PARTS; l++) part[l] = 0.0;                                    \
-    for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)                                   \
+    double part[FNN_PARTS], q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0;                   \
+    ptrdiff_t j, l, w, rest;                                                          \
+    if (n < FNN_PARTS) {                                                              \
+        for (j = 0; j + 4 <= n; j += 4) {                                             \
+            q0 += TERM(j);                                                            \
+            q1 += TERM(j + 1);                                                        \
+            q2 += TERM(j + 2);                                                        \
+            q3 += TERM(j + 3);                                                        \
+        }                                                                             \
+        if (j < n) q0 += TERM(j);                                                     \
+        if (j + 1 < n) q1 += TERM(j + 1);                                             \
+        if (j + 2 < n) q2 += TERM(j + 2);                                             \
+        return (q0 + q1) + (q2 + q3);                                                 \
+    }                                                                                 \
+    for (l = 0; l < FNN_PARTS; l++) part[l] = TERM(l);                                \
+    for (j = FNN_PARTS; j + FNN_PARTS <= n; j += FNN_PARTS)                           \
         for (l = 0; l < FNN_PARTS; l++) part[l] += TERM(j + l);                       \
-    for (l = 0; j + l < n; l++) part[l] += TERM(j + l);                               \
+    rest = n - j;                                                                     \
+    for (l = 0; l < rest; l++) part[l] += TERM(j + l);                                \
     for (w = FNN_PARTS / 2; w > 0; w /= 2)                                            \
         for (l = 0; l < w; l++) part[l] += part[l + w];                               \
     return part[0]
@@ -736,22 +755,10 @@ FNN_INLINE float fnn_row_max_f(const float* z, ptrdiff_t n) { FNN_ROW_MAX(float)
 FNN_INLINE double fnn_pick_d(int c, double x, double y) { return c ? x : y; }
 
 #define FNN_ENTRY(i) ((double)v[i])
-#define FNN_ENTRY_BELOW_ONE(i) (v[i] == 1.0 ? 0.0 : v[i])
-#define FNN_IS_ONE(i) (v[i] == 1.0 ? 1.0 : 0.0)
 
 /* Sum in double. */
 FNN_INLINE double fnn_row_sum_d(const double* v, ptrdiff_t n) { FNN_ROW_SUM_OF(FNN_ENTRY); }
 FNN_INLINE double fnn_row_sum_f(const float* v, ptrdiff_t n) { FNN_ROW_SUM_OF(FNN_ENTRY); }
-
-/* Sum of the entries other than 1, and their number. */
-FNN_INLINE double fnn_row_sum_below_one_d(const double* v, ptrdiff_t n)
-{
-    FNN_ROW_SUM_OF(FNN_ENTRY_BELOW_ONE);
-}
-FNN_INLINE double fnn_row_count_ones_d(const double* v, ptrdiff_t n)
-{
-    FNN_ROW_SUM_OF(FNN_IS_ONE);
-}
 
 /* exp(x - m) with d = x - m rounded and its exact error (TwoSum) applied to
  * first order: exp(d) (1 + err) is exp(x - m) to ~1 ulp even for d ~ -700,
@@ -802,18 +809,20 @@ FNN_INLINE double fnn_split_d(double x, double* e)
 }
 
 /* softmax: exp(z - max) / sum exp(z - max); every exponent <= 0. The sum is
- * (number of ones) + (sum of the rest): added to a leading 1, the small
- * terms of a dominated row would each round at the spacing of 1. */
+ * (number of maxima) + (sum of the others): added to a leading 1, the
+ * small terms of a dominated row would each round at the spacing of 1. The
+ * maxima's exp(0) = 1 are parked as 0 between the passes. */
 FNN_CLONES static void fnn_softmax_row_d(const double* z, double* a, ptrdiff_t n)
 {
     double m = fnn_row_max_d(z, n), err, d, total;
-    ptrdiff_t j;
+    ptrdiff_t j, ties = 0;
     for (j = 0; j < n; j++) {
         d = fnn_shifted_d(z[j], m, &err);
-        a[j] = fnn_exp_d(d) * (1.0 + err);
+        ties += d == 0.0;
+        a[j] = d == 0.0 ? 0.0 : fnn_exp_d(d) * (1.0 + err);
     }
-    total = fnn_row_count_ones_d(a, n) + fnn_row_sum_below_one_d(a, n);
-    for (j = 0; j < n; j++) a[j] = a[j] / total;
+    total = (double)ties + fnn_row_sum_d(a, n);
+    for (j = 0; j < n; j++) a[j] = (z[j] == m ? 1.0 : a[j]) / total;
 }
 /* float32: the exponentials in float, their sum in double (where the small
  * terms' roundings are far below a float ulp). */
@@ -959,12 +968,12 @@ FNN_INLINE void fnn_log_softmax_backward_loop_f(
 
 #define FNN_LOG_SOFTMAX_BACKWARD(T, S)                                                 \
     T m = fnn_row_max_##S(z, n), top_a = fnn_row_max_##S(a, n);                       \
-    double L = a[0] != a[0] ? (double)a[0] : -(double)top_a, s_max = exp(-L);         \
+    double L = a[0] != a[0] ? (double)a[0] : -(double)top_a, s_max = fnn_exp_d(-L);   \
     double e_total, e_s, m_ts = fnn_split_d(fnn_row_sum_##S(g, n), &e_total);          \
     m_ts = fnn_split_d(m_ts * s_max, &e_s);                                           \
     if (L < 0.6931471805599453)  /* s_max > 1/2: a single, dominant maximum */        \
         fnn_log_softmax_backward_loop_##S(z, g, gz, n, m, m_ts, e_total + e_s, s_max, \
-                                          -expm1(-L), fnn_row_sum_off_max_##S(z, g, m, n), 1); \
+                                          -fnn_expm1_d(-L), fnn_row_sum_off_max_##S(z, g, m, n), 1); \
     else                                                                              \
         fnn_log_softmax_backward_loop_##S(z, g, gz, n, m, m_ts, e_total + e_s, s_max, \
                                           0.0, 0.0, 0);

@@ -13,6 +13,7 @@ kernels' numerics:
 import itertools
 import math
 import warnings
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -698,6 +699,345 @@ def test_sparsemax_backward_is_centred_on_the_support():
     support = p > 0
     expected = np.where(support, g - g[support].mean(), 0.0)
     np.testing.assert_allclose(activations.get("sparsemax").backward(z, g), expected)
+
+
+# ---------------------------------------------------------------------------
+# Row-wise kinds at their edges: one logit far ahead of the rest, gates and
+# scales at the ends of the range, entries at the edge of sparsemax's
+# support; values and vector-Jacobian products against exact references.
+# ---------------------------------------------------------------------------
+# 1300 bits resolve 1 + r for any r above 2^-1200, so every reference below
+# is exact far beyond any float64 result (subnormals start at 2^-1074).
+ROW_BITS = 1300
+DOMINANT_GAPS = [30.0, 1e4, 1e30]
+
+
+def exact_softmax_family(row, grad):
+    """softmax, log_softmax and their vector-Jacobian products, exactly.
+
+    Straight from the definitions, at ROW_BITS bits: s = exp(z - max) / sum,
+    log s = z - max - log(sum), J^T g = s (g - <s, g>) for softmax and
+    g - s sum(g) for log_softmax. Each product also comes with the size of
+    the terms it sums (see vjp_ulps): s_j sum_k s_k |g_j - g_k| and
+    |g_j| (1 - s_j) + s_j sum_{k != j} |g_k|. In the first, the s are taken
+    no smaller than the dtype's smallest normal number: softmax's backward
+    reads the probabilities rounded to the dtype, and a subnormal one is
+    known only to the subnormal spacing.
+    """
+    with mp.workprec(ROW_BITS):
+        tiny = mp.mpf(float(np.finfo(row.dtype).tiny))
+        z = [mp.mpf(float(v)) for v in row]
+        g = [mp.mpf(float(v)) for v in grad]
+        m = max(z)
+        e = [mp.exp(v - m) for v in z]
+        total = mp.fsum(e)
+        s = [ek / total for ek in e]
+        log_s = [v - m - mp.log(total) for v in z]
+        dot = mp.fsum(sk * gk for sk, gk in zip(s, g))
+        g_total = mp.fsum(g)
+        held = [max(sk, tiny) for sk in s]
+        vjp = [(sj * (gj - dot), hj * mp.fsum(hk * abs(gj - gk) for hk, gk in zip(held, g)))
+               for sj, hj, gj in zip(s, held, g)]
+        log_vjp = [(gj - sj * g_total, abs(gj) * mp.fsum(s[:j] + s[j + 1:])
+                    + sj * mp.fsum(abs(gk) for gk in g[:j] + g[j + 1:]))
+                   for j, (sj, gj) in enumerate(zip(s, g))]
+        return s, log_s, vjp, log_vjp
+
+
+def vjp_ulps(computed, exact_and_scale, dtype):
+    """Error of a vector-Jacobian product entry in ulps of its own terms.
+
+    ``exact_and_scale`` is the exact value and the sum of the magnitudes of
+    the terms it adds up (never below the value's). Where those terms have
+    both signs and cancel, a few ulps of the result itself are out of reach
+    of any working-precision sum (the probabilities a kernel gets are
+    already rounded); ulps of the terms still are, and for the entry of a
+    dominant logit they are as tiny as its value, where the textbook forms
+    are off by ulps of g.
+    """
+    exact_value, scale = exact_and_scale
+    if not np.isfinite(computed):
+        return math.inf
+    return float(abs(mp.mpf(float(computed)) - exact_value)
+                 / ulp(max(scale, abs(exact_value)), dtype))
+
+
+def dominated_rows(dtype):
+    """Rows whose maximum leads the runner-up by one of DOMINANT_GAPS.
+
+    The others spread below the runner-up; several row lengths (beyond the
+    16 partial sums of the kernels too), the maximum first, in the middle or
+    last, around 0 and around an offset whose float32 spacing is coarse.
+    """
+    rng = np.random.default_rng(11)
+    rows = []
+    for gap in DOMINANT_GAPS:
+        for n in (2, 3, 17, 40):
+            for position in sorted({0, n // 2, n - 1}):
+                for offset in (0.0, 1e4):
+                    below = gap + np.concatenate([[0.0], rng.exponential(3.0, n - 2)])
+                    row = np.insert(offset - below, position, offset)
+                    rows.append((row.astype(dtype), position))
+    return rows
+
+
+def gradients_for(row, position, rng):
+    """One-hot at the maximum and at the runner-up, and a random gradient."""
+    n = row.size
+    runner_up = int(np.argsort(row)[-2])
+    hot_max, hot_runner_up = np.zeros(n), np.zeros(n)
+    hot_max[position] = 1.0
+    hot_runner_up[runner_up] = 1.0
+    return [g.astype(row.dtype) for g in (hot_max, hot_runner_up, rng.normal(size=n))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_softmax_and_log_softmax_of_dominated_rows_are_exact(dtype):
+    softmax, log_softmax = activations.get("softmax"), activations.get("log_softmax")
+    for row, _ in dominated_rows(dtype):
+        s, log_s, _, _ = exact_softmax_family(row, np.zeros_like(row))
+        for j, (p, lp) in enumerate(zip(softmax(row), log_softmax(row))):
+            assert ulp_error(p, s[j], dtype) <= MAX_ULPS, (row, j, p, s[j])
+            assert ulp_error(lp, log_s[j], dtype) <= MAX_ULPS, (row, j, lp, log_s[j])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_softmax_and_log_softmax_vjps_of_dominated_rows_are_exact(dtype):
+    # The maximum's gradient is tiny (about the others' probabilities): the
+    # textbook s_i (g_i - <s, g>) and g_i - s_i sum(g) are differences of
+    # nearly equal numbers there. Each entry within a few ulps of its own
+    # terms (vjp_ulps); the one-hot gradients leave no cancellation at all.
+    softmax, log_softmax = activations.get("softmax"), activations.get("log_softmax")
+    rng = np.random.default_rng(12)
+    for row, position in dominated_rows(dtype):
+        for g in gradients_for(row, position, rng):
+            _, _, vjp, log_vjp = exact_softmax_family(row, g)
+            got, log_got = softmax.backward(row, g), log_softmax.backward(row, g)
+            for j in range(row.size):
+                assert vjp_ulps(got[j], vjp[j], dtype) <= MAX_ULPS, (row, g, j, got[j], vjp[j])
+                assert vjp_ulps(log_got[j], log_vjp[j], dtype) <= MAX_ULPS, (
+                    row, g, j, log_got[j], log_vjp[j])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_dominated_rows_give_the_same_results_stacked_and_threaded(dtype):
+    # The 2-D and threaded paths run the same row kernel as a single row.
+    rows = [row for row, _ in dominated_rows(dtype) if row.size == 17]
+    z = np.tile(np.array(rows), (kernels.PARALLEL_MIN_ELEMENTS // (17 * len(rows)) + 1, 1))
+    g = np.random.default_rng(13).normal(size=z.shape).astype(dtype)
+    for name in ("softmax", "log_softmax"):
+        act = activations.get(name)
+        out, back = np.empty_like(z), np.empty_like(z)
+        kernels.forward(act.kind, act.spec_params, z, out, n_threads=2)
+        kernels.backward(act.kind, act.spec_params, z, out, g, back, n_threads=2)
+        for i in (0, len(rows) - 1, z.shape[0] - 1):
+            np.testing.assert_array_equal(out[i], act(z[i]))
+            np.testing.assert_array_equal(back[i], act.backward(z[i], g[i]))
+
+
+def test_softmax_backward_of_a_dominant_float32_entry():
+    # The case of the issue: the maximum's gradient is -2.4472162e-07;
+    # s_i (g_i - <s, g>) from the float32 probabilities gives -2.4708535e-07.
+    z = np.array([0.0, -30.0, -15.0], np.float32)
+    g = np.array([0.3, -0.7, 1.1], np.float32)
+    _, _, vjp, _ = exact_softmax_family(z, g)
+    got = activations.get("softmax").backward(z, g)
+    for j in range(3):
+        assert ulp_error(got[j], vjp[j][0], np.float32) <= MAX_ULPS, (j, got[j], vjp[j])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_log_softmax_of_the_maximum_has_the_sign_of_the_exact_value(dtype):
+    # -log1p(rest) is negative whenever another logit is finite, however far
+    # below: it rounds to -0.0 when it underflows. It is exactly +0.0 only
+    # when nothing else counts (a single logit, the others -inf): log(1).
+    log_softmax = activations.get("log_softmax")
+    underflowing = {np.float64: [0.0, -800.0], np.float32: [0.0, -120.0]}[dtype]
+    for row in (underflowing, [0.0, -1e30], [5.0, -1e4, -np.inf]):
+        value = log_softmax(np.array(row, dtype))[0]
+        assert value == 0 and np.signbit(value), row
+    for row in ([0.0], [7.5], [0.0, -np.inf], [-np.inf, 3.0, -np.inf]):
+        out = log_softmax(np.array(row, dtype))
+        top = int(np.argmax(row))
+        assert out[top] == 0 and not np.signbit(out[top]), row
+        assert np.all(np.delete(out, top) == -np.inf)
+        assert activations.get("softmax")(np.array(row, dtype))[top] == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("n", [2, 17, 40])
+def test_log_softmax_of_a_rest_that_sums_out_of_underflow(n, dtype):
+    # Each exp(z_j - max) is below the smallest subnormal or a few of its
+    # spacings, their sum is not: rounded one by one they would lose most of
+    # the maximum's value.
+    log_softmax = activations.get("log_softmax")
+    far = {np.float64: -744.0, np.float32: -103.5}[dtype]
+    for step in (0.0, 0.125):
+        row = np.concatenate([[0.0], far - step * np.arange(n - 1)]).astype(dtype)
+        _, log_s, _, _ = exact_softmax_family(row, np.zeros_like(row))
+        got = log_softmax(row)
+        assert ulp_error(got[0], log_s[0], dtype) <= MAX_ULPS, (row, got[0], log_s[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES))
+def test_property_dominated_rows_softmax_family_exact(data, dtype):
+    n = data.draw(st.integers(1, 40))
+    gap = data.draw(st.floats(20.0, 1e30))
+    position = data.draw(st.integers(0, n - 1))
+    offset = data.draw(st.sampled_from([0.0, -7.25, 3e4]))
+    spread = data.draw(hnp.arrays(np.float64, n - 1, elements=st.floats(0, 50)))
+    row = np.insert(offset - (gap + spread), position, offset).astype(dtype)
+    g = data.draw(hnp.arrays(dtype, n, elements=st.floats(-4, 4, width=np.finfo(dtype).bits)))
+    s, log_s, vjp, log_vjp = exact_softmax_family(row, g)
+    softmax, log_softmax = activations.get("softmax"), activations.get("log_softmax")
+    got, log_got = softmax(row), log_softmax(row)
+    back, log_back = softmax.backward(row, g), log_softmax.backward(row, g)
+    for j in range(n):
+        assert ulp_error(got[j], s[j], dtype) <= MAX_ULPS, (row, j, got[j], s[j])
+        assert ulp_error(log_got[j], log_s[j], dtype) <= MAX_ULPS, (row, j, log_got[j], log_s[j])
+        assert vjp_ulps(back[j], vjp[j], dtype) <= MAX_ULPS, (row, g, j, back[j], vjp[j])
+        assert vjp_ulps(log_back[j], log_vjp[j], dtype) <= MAX_ULPS, (
+            row, g, j, log_back[j], log_vjp[j])
+
+
+GLU_SCALES = [0.0, 5e-324, 1e-300, 1e-30, 0.75, 3.0, 1e30, 1e300, np.finfo(np.float64).max,
+              np.finfo(np.float32).max]
+GLU_GATES = [0.0, 1e-30, 0.5, 2.0, 30.0, 40.0, 100.0, 190.0, 700.0, 745.0, 810.0,
+             900.0, 1400.0, 1450.0, 2000.0, 1e4, 1e30]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_glu_at_extreme_scales_and_gates_is_exact(dtype):
+    # u sigmoid(v) is representable far beyond where exp(-|v|) alone
+    # underflows once |u| is large (1e300 exp(-900) = 1.4e-91), and u times
+    # a gate close to 1 must not overflow before the gate is applied.
+    glu = activations.get("glu")
+    with np.errstate(over="ignore"):
+        values = np.array(GLU_SCALES).astype(dtype)
+        gates = np.array(GLU_GATES).astype(dtype)
+        grads = np.array([1.0, -0.75, 1e-30, 1e30, 1e300]).astype(dtype)
+    values, gates = values[np.isfinite(values)], gates[np.isfinite(gates)]
+    grads = grads[np.isfinite(grads)]
+    u = np.concatenate([values, -values])
+    v = np.concatenate([gates, -gates])
+    uu, vv = (a.ravel() for a in np.meshgrid(u, v))
+    z = np.concatenate([uu, vv]).reshape(1, -1)
+    out = glu(z)[0]
+    backs = [glu.backward(z, np.full((1, uu.size), g, dtype))[0] for g in grads]
+    for j, (uj, vj) in enumerate(zip(uu, vv)):
+        with mp.workprec(ROW_BITS):
+            U, V = mp.mpf(float(uj)), mp.mpf(float(vj))
+            gate, slope = mp_sig(V), mp_sig(V) * mp_sig(-V)
+            assert ulp_error(out[j], U * gate, dtype) <= MAX_ULPS, (uj, vj, out[j])
+            for g, back in zip(grads, backs):
+                G = mp.mpf(float(g))
+                assert ulp_error(back[j], G * gate, dtype) <= MAX_ULPS, (uj, vj, g, back[j])
+                assert ulp_error(back[uu.size + j], G * U * slope, dtype) <= MAX_ULPS, (
+                    uj, vj, g, back[uu.size + j])
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES))
+def test_property_glu_any_finite_scale_gate_and_gradient(data, dtype):
+    finite = st.floats(allow_nan=False, allow_infinity=False, width=np.finfo(dtype).bits)
+    u, v, g = (dtype(data.draw(finite)) for _ in range(3))
+    glu = activations.get("glu")
+    z = np.array([[u, v]], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, back = glu(z)[0, 0], glu.backward(z, np.array([[g]], dtype))[0]
+    with mp.workprec(ROW_BITS):
+        U, V, G = mp.mpf(float(u)), mp.mpf(float(v)), mp.mpf(float(g))
+        assert ulp_error(value, U * mp_sig(V), dtype) <= MAX_ULPS, (u, v, value)
+        assert ulp_error(back[0], G * mp_sig(V), dtype) <= MAX_ULPS, (u, v, g, back)
+        assert ulp_error(back[1], G * U * mp_sig(V) * mp_sig(-V), dtype) <= MAX_ULPS, (u, v, g, back)
+
+
+def exact_sparsemax(row):
+    """The simplex projection in exact rational arithmetic, and its support.
+
+    The sort-based characterisation (Martins & Astudillo 2016): with z sorted
+    in decreasing order, the support is the largest k with
+    1 + k z_(k) > z_(1) + ... + z_(k), and tau = (z_(1) + ... + z_(k) - 1) / k.
+    """
+    z = [Fraction(float(v)) for v in row]
+    ordered = sorted(z, reverse=True)
+    cumulative, size, support_sum = Fraction(0), 0, Fraction(0)
+    for k, value in enumerate(ordered, 1):
+        cumulative += value
+        if 1 + k * value > cumulative:
+            size, support_sum = k, cumulative
+    tau = (support_sum - 1) / size
+    return [max(v - tau, Fraction(0)) for v in z], [v > tau for v in z]
+
+
+def as_mpf(fraction):
+    with mp.workprec(ROW_BITS):
+        return mp.mpf(fraction.numerator) / fraction.denominator
+
+
+def sparsemax_edge_rows(dtype):
+    rng = np.random.default_rng(14)
+    big = float(np.finfo(dtype).max)
+    rows = [[1e30, 0.0], [0.0, -1e30, -1e30], [0.0, -big, -big], [0.0, -big, 0.0, -big]]
+    for gap in DOMINANT_GAPS:
+        for n in (2, 17, 40):
+            rows.append(np.insert(-gap - rng.exponential(3.0, n - 1), rng.integers(n), 0.0))
+    for scale in (1e-10, 1.0, 1e30):  # near ties, around 0 and far from it
+        for n in (2, 5, 20):
+            rows.append(scale + scale * 1e-6 * rng.normal(size=n))
+    for n in (3, 18, 40):  # entries just inside and just outside the support
+        row = rng.uniform(0, 1, n)
+        row[0] = 1.0
+        rows.append(row)
+        rows.append(rng.normal(size=n))
+    with np.errstate(over="ignore"):
+        return [np.array(row, dtype=np.float64).astype(dtype) for row in rows]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_sparsemax_at_its_edges_is_exact(dtype):
+    # Entries close to the support's threshold are differences z_j - tau of
+    # nearly equal numbers: tau must be carried beyond working precision
+    # for them to keep their own relative precision.
+    sparsemax = activations.get("sparsemax")
+    rng = np.random.default_rng(15)
+    for row in sparsemax_edge_rows(dtype):
+        exact_values, support = exact_sparsemax(row)
+        got = sparsemax(row)
+        for j in range(row.size):
+            assert ulp_error(got[j], as_mpf(exact_values[j]), dtype) <= MAX_ULPS, (
+                row, j, got[j], float(exact_values[j]))
+        # A random gradient, and one nearly constant, where g_j minus its
+        # mean over the support cancels.
+        for g in (rng.normal(size=row.size), 1.0 + 1e-6 * rng.normal(size=row.size)):
+            g = g.astype(dtype)
+            inside = [Fraction(float(gj)) for gj, keep in zip(g, support) if keep]
+            mean = sum(inside) / len(inside)
+            back = sparsemax.backward(row, g)
+            for j in range(row.size):
+                exact_grad = Fraction(float(g[j])) - mean if support[j] else Fraction(0)
+                assert ulp_error(back[j], as_mpf(exact_grad), dtype) <= MAX_ULPS, (
+                    row, g, j, back[j], float(exact_grad))
+    np.testing.assert_array_equal(sparsemax(np.array([1e30, 0.0], dtype)), [1.0, 0.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES))
+def test_property_sparsemax_any_finite_row_is_exact(data, dtype):
+    finite = st.floats(allow_nan=False, allow_infinity=False, width=np.finfo(dtype).bits)
+    scale = data.draw(st.sampled_from([1.0, 1e-3, 1e20]))
+    row = data.draw(hnp.arrays(dtype, st.integers(1, 40), elements=finite | st.floats(-3, 3).map(
+        lambda x: x * scale).filter(math.isfinite).map(dtype)))
+    exact_values, _ = exact_sparsemax(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = activations.get("sparsemax")(row)
+    for j in range(row.size):
+        assert ulp_error(got[j], as_mpf(exact_values[j]), dtype) <= MAX_ULPS, (
+            row, j, got[j], float(exact_values[j]))
 
 
 # ---------------------------------------------------------------------------

@@ -702,8 +702,12 @@ FNN_CLONES static void fnn_add_bias_f(float* z, const float* bias, ptrdiff_t n)
 #define FNN_PARTS 16
 
 #define FNN_ROW_MAX(T)                                                                 \
-    T part[FNN_PARTS], m;                                                             \
+    T part[FNN_PARTS], m = -INFINITY;                                                 \
     ptrdiff_t j, l;                                                                   \
+    if (n < FNN_PARTS) {  /* the partials would cost more than a short row */         \
+        for (j = 0; j < n; j++) m = z[j] > m ? z[j] : m;                              \
+        return m;                                                                     \
+    }                                                                                 \
     for (l = 0; l < FNN_PARTS; l++) part[l] = -INFINITY;                              \
     for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)                                   \
         for (l = 0; l < FNN_PARTS; l++) part[l] = z[j + l] > part[l] ? z[j + l] : part[l]; \
@@ -717,20 +721,44 @@ FNN_CLONES static void fnn_add_bias_f(float* z, const float* bias, ptrdiff_t n)
 FNN_INLINE double fnn_row_max_d(const double* z, ptrdiff_t n) { FNN_ROW_MAX(double); }
 FNN_INLINE float fnn_row_max_f(const float* z, ptrdiff_t n) { FNN_ROW_MAX(float); }
 
-#define FNN_ROW_SUM(T)                                                                 \
-    double part[FNN_PARTS], s;                                                        \
-    ptrdiff_t j, l;                                                                   \
-    for (l = 0; l < FNN_PARTS; l++) part[l] = 0.0;                                    \
-    for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)                                   \
-        for (l = 0; l < FNN_PARTS; l++) part[l] += (double)v[j + l];                  \
-    for (; j < n; j++) part[0] += (double)v[j];                                       \
-    s = part[0];                                                                      \
-    for (l = 1; l < FNN_PARTS; l++) s += part[l];                                     \
-    return s
+/* Sum in double of TERM(i) for i < n. Term i goes to partial i mod 16 and
+ * the partials are added pairwise, so that a term passes through at most
+ * ceil(n / 16) + 4 roundings; below 16 terms (where 16 partials would cost
+ * more than the terms) the same with 4 partials. Ends the enclosing
+ * function. */
+#define FNN_ROW_SUM_OF(TERM)                                                           \
+    double part[FNN_PARTS], q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0;                   \
+    ptrdiff_t j, l, w, rest;                                                          \
+    if (n < FNN_PARTS) {                                                              \
+        for (j = 0; j + 4 <= n; j += 4) {                                             \
+            q0 += TERM(j);                                                            \
+            q1 += TERM(j + 1);                                                        \
+            q2 += TERM(j + 2);                                                        \
+            q3 += TERM(j + 3);                                                        \
+        }                                                                             \
+        if (j < n) q0 += TERM(j);                                                     \
+        if (j + 1 < n) q1 += TERM(j + 1);                                             \
+        if (j + 2 < n) q2 += TERM(j + 2);                                             \
+        return (q0 + q1) + (q2 + q3);                                                 \
+    }                                                                                 \
+    for (l = 0; l < FNN_PARTS; l++) part[l] = TERM(l);                                \
+    for (j = FNN_PARTS; j + FNN_PARTS <= n; j += FNN_PARTS)                           \
+        for (l = 0; l < FNN_PARTS; l++) part[l] += TERM(j + l);                       \
+    rest = n - j;                                                                     \
+    for (l = 0; l < rest; l++) part[l] += TERM(j + l);                                \
+    for (w = FNN_PARTS / 2; w > 0; w /= 2)                                            \
+        for (l = 0; l < w; l++) part[l] += part[l + w];                               \
+    return part[0]
+
+/* c ? x : y with both evaluated: a select, where a conditional expression
+ * reading memory in one arm only would become a masked load. */
+FNN_INLINE double fnn_pick_d(int c, double x, double y) { return c ? x : y; }
+
+#define FNN_ENTRY(i) ((double)v[i])
 
 /* Sum in double. */
-FNN_INLINE double fnn_row_sum_d(const double* v, ptrdiff_t n) { FNN_ROW_SUM(double); }
-FNN_INLINE double fnn_row_sum_f(const float* v, ptrdiff_t n) { FNN_ROW_SUM(float); }
+FNN_INLINE double fnn_row_sum_d(const double* v, ptrdiff_t n) { FNN_ROW_SUM_OF(FNN_ENTRY); }
+FNN_INLINE double fnn_row_sum_f(const float* v, ptrdiff_t n) { FNN_ROW_SUM_OF(FNN_ENTRY); }
 
 /* exp(x - m) with d = x - m rounded and its exact error (TwoSum) applied to
  * first order: exp(d) (1 + err) is exp(x - m) to ~1 ulp even for d ~ -700,
@@ -749,19 +777,55 @@ FNN_INLINE float fnn_shifted_f(float x, float m, float* err)
     return d;
 }
 
-/* softmax: exp(z - max) / sum exp(z - max); every exponent <= 0. */
+/* exp(x) = p 2^k for x <= 0, k down to -4329: p = 0 only below -3000,
+ * where no product of exp(x) with a double is representable (x is clamped
+ * at 710 only to keep k in range). */
+FNN_INLINE double fnn_exp_parts_wide_d(double x, double* k)
+{
+    double r, xc = x < -3000.0 ? -3000.0 : (x > 710.0 ? 710.0 : x);
+    r = fnn_exp_reduce_d(xc, k);
+    return x < -3000.0 ? 0.0 : 1.0 + (r + r * r * fnn_expm1_poly_d(r));
+}
+
+/* y 2^k for 2^-4 <= |y| <= 2^4 and integer-valued k of any size: k is
+ * clamped to fnn_scale_d's range, past which such a result is 0 or inf. */
+FNN_INLINE double fnn_scale_any_d(double y, double k)
+{
+    return fnn_scale_d(y, k < -2044.0 ? -2044.0 : (k > 2046.0 ? 2046.0 : k));
+}
+
+/* x = m 2^e with 1 <= |m| < 2 for finite nonzero x, subnormals included;
+ * 0, inf and NaN come back as m = x, e = 0. Bit operations only, so that
+ * the loops vectorise. */
+FNN_INLINE double fnn_split_d(double x, double* e)
+{
+    double ax = fabs(x), tiny = ax < 0x1p-1000 ? 0x1p100 : 1.0, biased, m;
+    uint64_t b = fnn_bits_d(x * tiny);
+    biased = fnn_from_bits_d((b >> 52 & 0x7ff) | 0x4330000000000000ULL) - (0x1p52 + 1023.0);
+    m = fnn_from_bits_d((b & 0x800fffffffffffffULL) | 0x3ff0000000000000ULL);
+    biased = tiny == 1.0 ? biased : biased - 100.0;
+    *e = ax == 0.0 ? 0.0 : (ax <= DBL_MAX ? biased : 0.0);
+    return ax == 0.0 ? x : (ax <= DBL_MAX ? m : x);
+}
+
+/* softmax: exp(z - max) / sum exp(z - max); every exponent <= 0. The sum is
+ * (number of maxima) + (sum of the others): added to a leading 1, the
+ * small terms of a dominated row would each round at the spacing of 1. The
+ * maxima's exp(0) = 1 are parked as 0 between the passes. */
 FNN_CLONES static void fnn_softmax_row_d(const double* z, double* a, ptrdiff_t n)
 {
     double m = fnn_row_max_d(z, n), err, d, total;
-    ptrdiff_t j;
+    ptrdiff_t j, ties = 0;
     for (j = 0; j < n; j++) {
         d = fnn_shifted_d(z[j], m, &err);
-        a[j] = fnn_exp_d(d) * (1.0 + err);
+        ties += d == 0.0;
+        a[j] = d == 0.0 ? 0.0 : fnn_exp_d(d) * (1.0 + err);
     }
-    total = fnn_row_sum_d(a, n);
-    for (j = 0; j < n; j++) a[j] = a[j] / total;
+    total = (double)ties + fnn_row_sum_d(a, n);
+    for (j = 0; j < n; j++) a[j] = (z[j] == m ? 1.0 : a[j]) / total;
 }
-/* float32: the exponentials in float, their sum in double. */
+/* float32: the exponentials in float, their sum in double (where the small
+ * terms' roundings are far below a float ulp). */
 FNN_CLONES static void fnn_softmax_row_f(const float* z, float* a, ptrdiff_t n)
 {
     float m = fnn_row_max_f(z, n), err, d;
@@ -775,53 +839,75 @@ FNN_CLONES static void fnn_softmax_row_f(const float* z, float* a, ptrdiff_t n)
     for (j = 0; j < n; j++) a[j] = (float)(a[j] * inv);
 }
 
-/* J^T g = a * (g - <g, a>) */
+/* J^T g = s * (g - <s, g>). Where one s_p is ~1, <s, g> is g_p to within
+ * rounding and g_p - <s, g> cancels. Since the s sum to 1,
+ * g_j - <s, g> = (g_j - P) + c with c = sum_k s_k (P - g_k) for any P;
+ * with P = g_p the terms of c are all small where s_p dominates. P is the
+ * g of the entry with s > 1/2 if there is one (then it is the largest; at
+ * s_p <= 1/2 the direct form loses at most a bit), else 0. In double for
+ * both element types. */
+#define FNN_DOMINANT_G(i) fnn_pick_d(a[i] > 0.5, (double)g[i], 0.0)
+#define FNN_SOFTMAX_TERM(i) ((double)a[i] * (P - (double)g[i]))
+
+FNN_INLINE double fnn_softmax_pivot_d(const double* a, const double* g, ptrdiff_t n)
+{
+    FNN_ROW_SUM_OF(FNN_DOMINANT_G);
+}
+FNN_INLINE double fnn_softmax_pivot_f(const float* a, const float* g, ptrdiff_t n)
+{
+    FNN_ROW_SUM_OF(FNN_DOMINANT_G);
+}
+FNN_INLINE double fnn_softmax_pivot_sum_d(const double* a, const double* g, double P, ptrdiff_t n)
+{
+    FNN_ROW_SUM_OF(FNN_SOFTMAX_TERM);
+}
+FNN_INLINE double fnn_softmax_pivot_sum_f(const float* a, const float* g, double P, ptrdiff_t n)
+{
+    FNN_ROW_SUM_OF(FNN_SOFTMAX_TERM);
+}
+
+#define FNN_SOFTMAX_BACKWARD(T, S)                                                     \
+    double P = fnn_softmax_pivot_##S(a, g, n), c = fnn_softmax_pivot_sum_##S(a, g, P, n); \
+    ptrdiff_t j;                                                                      \
+    for (j = 0; j < n; j++) gz[j] = (T)((double)a[j] * (((double)g[j] - P) + c));
+
 FNN_CLONES static void fnn_softmax_row_backward_d(
     const double* a, const double* g, double* gz, ptrdiff_t n)
 {
-    double part[FNN_PARTS], dot;
-    ptrdiff_t j, l;
-    for (l = 0; l < FNN_PARTS; l++) part[l] = 0.0;
-    for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)
-        for (l = 0; l < FNN_PARTS; l++) part[l] += g[j + l] * a[j + l];
-    for (; j < n; j++) part[0] += g[j] * a[j];
-    dot = part[0];
-    for (l = 1; l < FNN_PARTS; l++) dot += part[l];
-    for (j = 0; j < n; j++) gz[j] = a[j] * (g[j] - dot);
+    FNN_SOFTMAX_BACKWARD(double, d)
 }
 FNN_CLONES static void fnn_softmax_row_backward_f(
     const float* a, const float* g, float* gz, ptrdiff_t n)
 {
-    double part[FNN_PARTS], dot;
-    ptrdiff_t j, l;
-    for (l = 0; l < FNN_PARTS; l++) part[l] = 0.0;
-    for (j = 0; j + FNN_PARTS <= n; j += FNN_PARTS)
-        for (l = 0; l < FNN_PARTS; l++) part[l] += (double)g[j + l] * a[j + l];
-    for (; j < n; j++) part[0] += (double)g[j] * a[j];
-    dot = part[0];
-    for (l = 1; l < FNN_PARTS; l++) dot += part[l];
-    for (j = 0; j < n; j++) gz[j] = (float)(a[j] * (g[j] - dot));
+    FNN_SOFTMAX_BACKWARD(float, f)
 }
 
 /* log_softmax: (z - max) - log1p(s), s the sum of exp(z - max) over all but
  * one maximal entry: log1p keeps full accuracy when one logit dominates,
  * and the final subtraction adds two non-positive terms. Ties with the
  * maximum contribute exp(0) = 1 each, counted exactly (minus the one left
- * out). exp values are parked in a (the output) between the passes. */
+ * out). exp values are parked in a (the output) between the passes, scaled
+ * by 2^64: a rest that is subnormal (or nearly) can be the sum of many
+ * terms that are each below the smallest subnormal. A maximum is written
+ * -log1p(s) itself: negative, -0.0 when s underflows, whenever another
+ * logit is finite; +0.0 when none is (log 1). */
 #define FNN_LOG_SOFTMAX_ROW(T, S)                                                      \
-    T m = fnn_row_max_##S(z, n), err, d;                                              \
+    T m = fnn_row_max_##S(z, n), err, d, k, p;                                        \
     double rest, log_total;                                                           \
-    ptrdiff_t j, ties = 0;                                                            \
+    ptrdiff_t j, ties = 0, finite = 0;                                                \
     for (j = 0; j < n; j++) {                                                         \
         d = fnn_shifted_##S(z[j], m, &err);                                           \
         ties += d == (T)0;                                                            \
-        a[j] = d == (T)0 ? (T)0 : fnn_exp_##S(d) * ((T)1 + err);                      \
+        finite += z[j] > -(T)INFINITY;                                                \
+        p = fnn_exp_parts_##S(d, &k);                                                 \
+        a[j] = d == (T)0 ? (T)0 : fnn_scale_##S(p, k + (T)64) * ((T)1 + err);         \
     }                                                                                 \
-    rest = fnn_row_sum_##S(a, n) + (double)(ties - 1);                                \
+    rest = fnn_row_sum_##S(a, n) * 0x1p-64 + (double)(ties - 1);                      \
+    if (finite <= 1 && rest == 0.0) rest = -0.0;  /* log1p(-0.0) = -0.0 */            \
     log_total = log1p(rest);                                                          \
     for (j = 0; j < n; j++) {                                                         \
         d = fnn_shifted_##S(z[j], m, &err);                                           \
-        a[j] = (T)((d - log_total) + err);                                            \
+        a[j] = (T)(d == (T)0 ? -log_total : (d - log_total) + err);                   \
     }
 
 FNN_CLONES static void fnn_log_softmax_row_d(const double* z, double* a, ptrdiff_t n)
@@ -833,49 +919,132 @@ FNN_CLONES static void fnn_log_softmax_row_f(const float* z, float* a, ptrdiff_t
     FNN_LOG_SOFTMAX_ROW(float, f)
 }
 
-/* J^T g = g - softmax * sum(g), softmax = exp(log_softmax) */
-#define FNN_LOG_SOFTMAX_BACKWARD(T)                                                    \
-    double total = fnn_row_sum_##T(g, n);                                              \
+/* J^T g = g - s sum(g), s = softmax(z), all in double.
+ * s_j is exp(z_j - max) exp(-L), L = log(sum exp(z - max)) = -max(a)
+ * (exactly so in float64), z_j - max with its rounding error:
+ * exp(a_j) would turn the rounding of a_j (|a_j| / 2 ulps) into the
+ * relative error of s_j. s_j sum(g) is formed as mantissas times
+ * 2^(k + e), so that it rounds once even where s_j alone is subnormal or
+ * below.
+ * At the maximum g_j - s_j sum(g) cancels when s_j ~ 1: where s_j > 1/2
+ * (L < log 2, one maximum) it is g_j (1 - s_j) - s_j sum_{k != j} g_k with
+ * 1 - s_j = -expm1(-L), the g off the maximum summed on their own. A NaN
+ * row has a NaN everywhere, a[0] included. */
+#define FNN_OFF_MAX(i) fnn_pick_d(z[i] == m, 0.0, (double)g[i])
+
+FNN_INLINE double fnn_row_sum_off_max_d(const double* z, const double* g, double m, ptrdiff_t n)
+{
+    FNN_ROW_SUM_OF(FNN_OFF_MAX);
+}
+FNN_INLINE double fnn_row_sum_off_max_f(const float* z, const float* g, float m, ptrdiff_t n)
+{
+    FNN_ROW_SUM_OF(FNN_OFF_MAX);
+}
+
+/* The loop of J^T g, specialised (it is inlined with a constant with_top)
+ * for rows with and without a dominant maximum. */
+#define FNN_LOG_SOFTMAX_BACKWARD_LOOP(T)                                               \
+    double d, err, k, q, rest_vjp;                                                    \
     ptrdiff_t j;                                                                      \
-    for (j = 0; j < n; j++) gz[j] = g[j] - fnn_exp_d(a[j]) * total;
+    for (j = 0; j < n; j++) {                                                         \
+        d = fnn_shifted_d(z[j], m, &err);                                             \
+        q = fnn_exp_parts_wide_d(d, &k) * (1.0 + err);                                \
+        rest_vjp = g[j] - fnn_scale_any_d(m_ts * q, e_ts + k);                        \
+        gz[j] = (T)(with_top && z[j] == m ? g[j] * rest_max - s_max * others : rest_vjp); \
+    }
+
+FNN_INLINE void fnn_log_softmax_backward_loop_d(
+    const double* z, const double* g, double* gz, ptrdiff_t n, double m, double m_ts,
+    double e_ts, double s_max, double rest_max, double others, int with_top)
+{
+    FNN_LOG_SOFTMAX_BACKWARD_LOOP(double)
+}
+FNN_INLINE void fnn_log_softmax_backward_loop_f(
+    const float* z, const float* g, float* gz, ptrdiff_t n, double m, double m_ts,
+    double e_ts, double s_max, double rest_max, double others, int with_top)
+{
+    FNN_LOG_SOFTMAX_BACKWARD_LOOP(float)
+}
+
+#define FNN_LOG_SOFTMAX_BACKWARD(T, S)                                                 \
+    T m = fnn_row_max_##S(z, n), top_a = fnn_row_max_##S(a, n);                       \
+    double L = a[0] != a[0] ? (double)a[0] : -(double)top_a, s_max = fnn_exp_d(-L);   \
+    double e_total, e_s, m_ts = fnn_split_d(fnn_row_sum_##S(g, n), &e_total);          \
+    m_ts = fnn_split_d(m_ts * s_max, &e_s);                                           \
+    if (L < 0.6931471805599453)  /* s_max > 1/2: a single, dominant maximum */        \
+        fnn_log_softmax_backward_loop_##S(z, g, gz, n, m, m_ts, e_total + e_s, s_max, \
+                                          -fnn_expm1_d(-L), fnn_row_sum_off_max_##S(z, g, m, n), 1); \
+    else                                                                              \
+        fnn_log_softmax_backward_loop_##S(z, g, gz, n, m, m_ts, e_total + e_s, s_max, \
+                                          0.0, 0.0, 0);
 
 FNN_CLONES static void fnn_log_softmax_row_backward_d(
-    const double* a, const double* g, double* gz, ptrdiff_t n)
+    const double* z, const double* a, const double* g, double* gz, ptrdiff_t n)
 {
-    FNN_LOG_SOFTMAX_BACKWARD(d)
+    FNN_LOG_SOFTMAX_BACKWARD(double, d)
 }
 FNN_CLONES static void fnn_log_softmax_row_backward_f(
-    const float* a, const float* g, float* gz, ptrdiff_t n)
+    const float* z, const float* a, const float* g, float* gz, ptrdiff_t n)
 {
-    FNN_LOG_SOFTMAX_BACKWARD(f)
+    FNN_LOG_SOFTMAX_BACKWARD(float, f)
 }
 
 /* glu: z = [u, v] (halves of the row), a = u sigmoid(v), as silu: for v < 0
- * (u / (1 + e)) * exp(v) with the exponent applied last. */
+ * (u / (1 + e)) * exp(v) with the exponent applied last. Unlike silu's
+ * x exp(x), u exp(-|v|) is representable far beyond exp's own underflow
+ * (1e300 exp(-900) = 1.4e-91, DBL_MAX exp(-1450) = 3e-322), and g u
+ * sigmoid'(v) further still: float64 splits u (and g) into mantissa and
+ * exponent and carries exp(-|v|) as p 2^k over the whole range. */
+
+/* exp(-|v|) = p 2^k, and 1 + exp(-|v|) = d + err (exp(-|v|) below 2^-1100
+ * changes neither). */
+FNN_INLINE double fnn_glu_gate_parts_d(double v, double* k, double* d, double* err)
+{
+    double p = fnn_exp_parts_wide_d(-fabs(v), k);
+    *d = fnn_sum_err_d(1.0, fnn_scale_d(p, *k < -1100.0 ? -1100.0 : *k), err);
+    return p;
+}
+
+/* x sigmoid(v) from those parts and x = m_x 2^e_x: m_x / (1 + e), times p
+ * for v < 0, then 2^(e_x + k) last. */
+FNN_INLINE double fnn_glu_gate_times_d(double m_x, double e_x, double v, double p, double k,
+                                       double d, double err)
+{
+    double c = m_x / d;
+    c = c - c * (err / d);
+    return fnn_scale_any_d(v >= 0.0 ? c : c * p, v >= 0.0 ? e_x : e_x + k);
+}
+
 FNN_CLONES static void fnn_glu_row_d(const double* z, double* a, ptrdiff_t n_out)
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
-        double u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_d(-fabs(v), &k), err;
-        double d = fnn_sum_err_d(1.0, fnn_scale_d(p, k), &err), c = u / d;
-        c = c - c * (err / d);
-        a[j] = v >= 0.0 ? c : fnn_scale_d(c * p, k);
+        double v = z[n_out + j], k, d, err, p = fnn_glu_gate_parts_d(v, &k, &d, &err), e_u;
+        double m_u = fnn_split_d(z[j], &e_u);
+        a[j] = fnn_glu_gate_times_d(m_u, e_u, v, p, k, d, err);
     }
 }
+/* float32: u exp(-|v|) underflows for every float u by v = -200, where
+ * fnn_exp_parts_wide_f stops. c p (p up to 1.42) could pass FLT_MAX on
+ * the way to a smaller result: for |c| >= 1 p is halved and k raised. */
 FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_out)
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
         float u = z[j], v = z[n_out + j], k, p = fnn_exp_parts_wide_f(-fabsf(v), &k), err;
         float d = fnn_sum_err_f(1.0f, fnn_scale3_f(p, k), &err), c = u / d;
+        int big;
         c = c - c * (err / d);
-        a[j] = v >= 0.0f ? c : fnn_scale3_f(c * p, k);
+        big = fabsf(c) >= 1.0f;
+        a[j] = v >= 0.0f ? c : fnn_scale3_f(c * (big ? 0.5f * p : p), big ? k + 1.0f : k);
     }
 }
 
 /* d a_j / d u_j = sigmoid(v_j), d a_j / d v_j = u_j sigmoid'(v_j); u times
  * sigmoid' (<= |u| / 4) is formed before multiplying by g so the product
- * overflows only when the exact result does. */
+ * overflows only when the exact result does. Enough for float32 in double
+ * (|g u| <= 1.2e77; g u sigmoid'(v) reaches float32's range only for
+ * |v| < 280), not for float64. */
 #define FNN_GLU_BACKWARD(T)                                                            \
     ptrdiff_t j;                                                                      \
     for (j = 0; j < n_out; j++) {                                                     \
@@ -884,10 +1053,22 @@ FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_out)
         gz[n_out + j] = (T)(g[j] * fnn_sigmoid_deriv_times_d(z[j], v));                 \
     }
 
+/* float64: g sigmoid(v) as the value, g u sigmoid'(v), sigmoid'(v) =
+ * exp(-|v|) / (1 + exp(-|v|))^2, as m_g m_u p / d^2 times 2^(e_g + e_u + k),
+ * which overflows or underflows only where the exact result does. */
 FNN_CLONES static void fnn_glu_row_backward_d(
     const double* z, const double* g, double* gz, ptrdiff_t n_out)
 {
-    FNN_GLU_BACKWARD(double)
+    ptrdiff_t j;
+    for (j = 0; j < n_out; j++) {
+        double u = z[j], v = z[n_out + j], gj = g[j], k, d, err, e_g, e_u, s;
+        double p = fnn_glu_gate_parts_d(v, &k, &d, &err);
+        double m_g = fnn_split_d(gj, &e_g), m_u = fnn_split_d(u, &e_u);
+        s = p / (d * d);
+        s = s - s * (2.0 * err / d);
+        gz[j] = fnn_glu_gate_times_d(m_g, e_g, v, p, k, d, err);
+        gz[n_out + j] = fnn_scale_any_d((m_g * m_u) * s, e_g + e_u + k);
+    }
 }
 FNN_CLONES static void fnn_glu_row_backward_f(
     const float* z, const float* g, float* gz, ptrdiff_t n_out)

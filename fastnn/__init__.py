@@ -4,7 +4,7 @@ Compiled Cython kernels (activations, dense layers, losses, optimizers and a
 whole training epoch, GIL released) behind a small Python layer.
 """
 
-__version__ = "0.1.0"
+from fastnn._version import __version__
 
 try:
     from fastnn._kernels import training as _training_kernels  # noqa: F401

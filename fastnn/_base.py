@@ -25,7 +25,6 @@ import copy
 import numbers
 
 import numpy as np
-import scipy.optimize
 import scipy.sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -43,11 +42,9 @@ from fastnn._fitting import FitInfo, NON_FINITE_MESSAGE, _FitRun, _Progress  # n
 
 try:  # scikit-learn >= 1.9: the callback API (ProgressBar, ScoringMonitor)
     from sklearn.callback import CallbackSupportMixin as _CallbackSupportMixin
-    HAS_SKLEARN_CALLBACKS = True
 except ImportError:  # pragma: no cover - older scikit-learn
     class _CallbackSupportMixin:
         """Stand-in when ``sklearn.callback`` is not available."""
-    HAS_SKLEARN_CALLBACKS = False
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 

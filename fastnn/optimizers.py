@@ -142,4 +142,3 @@ class Adam(_Optimizer):
                 f"beta2={self.beta2!r}, epsilon={self.epsilon!r})")
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}

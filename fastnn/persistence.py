@@ -23,8 +23,8 @@ import os
 import uuid
 import zipfile
 
-import fastnn
 from fastnn._base import _Model
+from fastnn._version import __version__
 from fastnn._fitting import _Schedule
 from fastnn.linear_model import LinearRegression, LogisticRegression
 from fastnn.neural_network import MLPClassifier, MLPRegressor
@@ -112,7 +112,7 @@ def save(estimator, path):
     with zipfile.ZipFile(buffer, "a") as archive:
         archive.writestr(_METADATA_ENTRY, json.dumps({
             "format": _FORMAT_NAME, "format_version": FORMAT_VERSION,
-            "fastnn_version": fastnn.__version__}))
+            "fastnn_version": __version__}))
     path = os.path.abspath(os.fspath(path))
     # Write next to the target, then rename over it: the old file survives any
     # failure. os.open with mode 0o666 gives the file the usual umask permissions.
@@ -145,7 +145,7 @@ def _check_metadata(archive, path):
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} was written by fastnn {metadata.get('fastnn_version', '(unknown)')} "
-            f"in model format version {version}; this fastnn {fastnn.__version__} reads "
+            f"in model format version {version}; this fastnn {__version__} reads "
             f"format versions up to {FORMAT_VERSION}. Upgrade fastnn to load it.")
 
 

@@ -67,4 +67,7 @@ def test_import_works_without_notebook_extras():
 
 
 def test_version():
-    assert fastnn.__version__ == "0.1.0"
+    # One source: the package metadata reads fastnn._version at build time.
+    import importlib.metadata
+
+    assert fastnn.__version__ == importlib.metadata.version("fastnn") == "0.1.0"

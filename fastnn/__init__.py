@@ -7,7 +7,7 @@ whole training epoch, GIL released) behind a small Python layer.
 from fastnn._version import __version__
 
 try:
-    from fastnn._kernels import training as _training_kernels  # noqa: F401
+    from fastnn._kernels import plan as _plan_kernels  # noqa: F401
 except ImportError as error:  # pragma: no cover - exercised by hand
     raise ImportError(
         "fastnn's compiled kernels are missing: this is probably an unbuilt source "

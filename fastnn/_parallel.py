@@ -20,7 +20,7 @@ import contextlib
 import os
 import threading
 
-from fastnn._kernels import training as _training
+from fastnn._kernels import runtime as _runtime
 
 # A part of a batch below this many rows costs more in barriers than it
 # saves (measured on the benchmark nets: see bench_estimators.py).
@@ -61,7 +61,7 @@ def openmp_threads(wanted=None):
     global _openmp_used
     if _openmp_lost:
         return 1
-    n_threads = _training.max_threads()
+    n_threads = _runtime.max_threads()
     if wanted is not None:
         n_threads = max(1, min(n_threads, wanted))
     if n_threads > 1:

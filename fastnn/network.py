@@ -1,10 +1,13 @@
 """Dense feed-forward networks: shapes, flat parameters, and the compiled calls.
 
 Layer ``l`` computes ``a[l] = g_l(a[l-1] @ W[l] + b[l])``; ``a[0]`` is the
-input. A :class:`Network` owns one flat parameter vector (all weight matrices
-first, then all biases, scikit-learn's packing order) and exposes per-layer
-``coefs``/``intercepts`` views into it. It knows nothing of labels, data
-validation or scikit-learn: estimators build on it.
+input. A :class:`Network` compiles its structure once into a
+:class:`~fastnn._kernels.plan.NetworkPlan`, owns one flat parameter vector
+(all weight matrices first, then all biases, scikit-learn's packing order)
+and exposes per-layer ``coefs``/``intercepts`` views into it. Every pass
+takes the parameters to use, so one network serves many parameter vectors
+(a fit's snapshots). It knows nothing of labels, data validation or
+scikit-learn: estimators build on it.
 """
 
 import numbers
@@ -15,10 +18,13 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from fastnn import activations as _activations
-from fastnn._kernels import training as _training
+from fastnn._kernels.data import Inputs, TrainingData
+from fastnn._kernels.epoch import STATUS, EpochTeam
+from fastnn._kernels.losses import LOSS_KINDS
+from fastnn._kernels.objective import loss_and_gradient
+from fastnn._kernels.plan import LAYER_COLUMNS, NetworkPlan, Objective
 from fastnn._parallel import (
     contention, forward_threads, single_threaded_blas, training_parts, training_threads)
-from fastnn._kernels.losses import LOSS_KINDS
 
 #: Each loss and the output activation it is fused with.
 OUTPUT_ACTIVATIONS = {
@@ -41,7 +47,7 @@ _OBJECTIVE_CHUNK_ROWS = 4096
 # scikit-learn scales their Glorot bound by sqrt(2/6) (factor 2 instead of 6).
 _SIGMOID_LIKE = {"sigmoid", "hard_sigmoid", "sparse_sigmoid"}
 
-_STATUS_NAMES = {code: name for name, code in _training.STATUS.items()}
+_STATUS_NAMES = {code: name for name, code in STATUS.items()}
 
 
 def _init_bound(activation, fan_in, fan_out):
@@ -89,6 +95,9 @@ class Network:
         ``intercepts[l]`` shape ``(n_z,)``.
     n_weights : int
         Length of the weight prefix of ``params`` (what L2 penalises).
+    plan : fastnn._kernels.plan.NetworkPlan
+        The structure compiled for the kernels, built once with the network
+        and immutable like ``layers``: every pass over rows runs through it.
     """
 
     def __init__(self, layer_sizes, hidden_activation="relu", loss="squared_error",
@@ -122,7 +131,7 @@ class Network:
 
         # Layer table: a glu layer's pre-activation is twice as wide as its output.
         n_layers = len(sizes) - 1
-        table = np.zeros((n_layers, len(_training.LAYER_COLUMNS)), dtype=np.intp)
+        table = np.zeros((n_layers, len(LAYER_COLUMNS)), dtype=np.intp)
         for l in range(n_layers):
             n_out = self.layer_sizes[l + 1]
             n_z = n_out * (2 if self.activations[l].name == "glu" else 1)
@@ -135,14 +144,15 @@ class Network:
         for l in range(n_layers):
             table[l, 4] = n_params
             n_params += table[l, 1]
+        table.flags.writeable = False
         self.layers = table
         self.n_weights = int(n_weights)
         self.n_params = int(n_params)
-        self._kinds = np.array([a.kind for a in self.activations], dtype=np.intc)
-        self._activation_params = np.array([a.spec_params for a in self.activations],
-                                           dtype=np.float64).reshape(n_layers, 3)
-        self._loss_kind = LOSS_KINDS[loss]
-        self._training_workspaces = {}
+        kinds = np.array([a.kind for a in self.activations], dtype=np.intc)
+        activation_params = np.array([a.spec_params for a in self.activations],
+                                     dtype=np.float64).reshape(n_layers, 3)
+        self.plan = NetworkPlan(table, kinds, activation_params, LOSS_KINDS[loss],
+                                self.n_params, self.dtype)
         self.set_params(np.zeros(self.n_params, dtype=self.dtype))
 
     @property
@@ -215,53 +225,71 @@ class Network:
         # C-contiguous array of the network's dtype.
         return np.ascontiguousarray(X, dtype=self.dtype)
 
-    def _as_input(self, X):
-        """Input rows for the kernels: ``(n_samples, X, csr_arguments)``.
+    def inputs(self, X):
+        """``X`` as the kernels read it: an :class:`fastnn._kernels.data.Inputs`.
 
-        Dense input becomes a C-contiguous array of the network's dtype (no
-        copy when it already is one). Any scipy sparse input becomes CSR
-        arrays that the first layer reads directly (never densified); ``X``
-        is then an empty array that only tells the kernels the dtype.
+        Dense input is used as it is when it is a C-contiguous array of the
+        network's dtype, else converted. Any scipy sparse input becomes CSR
+        arrays that the first layer reads directly (never densified).
         """
         if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
                 and X.shape[1] == self.n_features and X.flags.c_contiguous):
-            return X.shape[0], X, {}  # the common case, without the checks' cost
+            return Inputs(self.n_features, X=X)  # the common case, without the checks' cost
         if not sp.issparse(X):
-            X = self._as_matrix(X, "X", self.n_features)
-            return X.shape[0], X, {}
+            return Inputs(self.n_features, X=self._as_matrix(X, "X", self.n_features))
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"X has shape {X.shape}, the network expects "
                              f"{self.n_features} columns")
         if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
             raise ValueError(f"X must hold real numbers, got dtype {X.dtype}")
         X = sp.csr_matrix(X)
-        csr = {
-            "X_data": np.ascontiguousarray(X.data, dtype=self.dtype),
-            "X_indices": np.ascontiguousarray(X.indices, dtype=np.intp),
-            "X_indptr": np.ascontiguousarray(X.indptr, dtype=np.intp),
-        }
-        return X.shape[0], np.empty((0, 0), dtype=self.dtype), csr
+        return Inputs(self.n_features, csr=(
+            np.ascontiguousarray(X.data, dtype=self.dtype),
+            np.ascontiguousarray(X.indices, dtype=np.intp),
+            np.ascontiguousarray(X.indptr, dtype=np.intp)))
 
-    def _as_weights(self, sample_weight, n_samples):
-        if sample_weight is None:
-            return None
-        sample_weight = np.ascontiguousarray(sample_weight, dtype=self.dtype)
-        if sample_weight.shape != (n_samples,):
-            raise ValueError(f"sample_weight must have shape ({n_samples},), "
-                             f"got {sample_weight.shape}")
-        return sample_weight
+    def training_data(self, X, Y, sample_weight=None):
+        """Rows, targets and weights checked and converted once, for many passes.
 
-    def _training_workspace(self, n_rows, n_parts=1):
-        # Cached per batch size and part count, so a fit allocates its buffers
-        # once: a block of ceil(n_rows / n_parts) rows for each thread that
-        # may take a part (at most one per part).
-        key = (n_rows, n_parts)
-        if key not in self._training_workspaces:
-            rows_per_part = -(-n_rows // n_parts)
-            offsets, size = _training.workspace_layout(self.layers, rows_per_part, True)
-            self._training_workspaces = {
-                key: (offsets, np.empty(n_parts * size, dtype=self.dtype))}
-        return self._training_workspaces[key]
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        Y : ndarray of shape (n_samples, n_outputs), or of integers (n_samples,)
+            Target rows; for a network with more than one output they may be
+            given by their classes instead (integers in ``[0, n_outputs)``,
+            one-hot targets): then only each batch's one-hot rows are ever
+            built, not an (n_samples, n_outputs) matrix.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        data : fastnn._kernels.data.TrainingData
+        """
+        inputs = self.inputs(X)
+        n_samples = inputs.n_rows
+        Y_array = np.asarray(Y)
+        if Y_array.ndim == 1 and self.n_outputs > 1 and Y_array.dtype.kind in "iub":
+            targets = {"labels": np.ascontiguousarray(Y_array, dtype=np.intp)}
+        else:
+            targets = {"Y": self._as_matrix(Y, "Y", self.n_outputs)}
+        n_targets = next(iter(targets.values())).shape[0]
+        if n_targets != n_samples:
+            raise ValueError(f"X has {n_samples} rows but Y has {n_targets}")
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=self.dtype)
+            if sample_weight.shape != (n_samples,):
+                raise ValueError(f"sample_weight must have shape ({n_samples},), "
+                                 f"got {sample_weight.shape}")
+        return TrainingData(inputs, self.n_outputs, sample_weight=sample_weight, **targets)
+
+    def _check_params(self, params):
+        if params is None:
+            return self.params
+        if not (isinstance(params, np.ndarray) and params.dtype == self.dtype
+                and params.shape == (self.n_params,) and params.flags.c_contiguous):
+            raise ValueError(f"params must be a contiguous {self.dtype} array of "
+                             f"shape ({self.n_params},)")
+        return params
 
     # -- computation ----------------------------------------------------
 
@@ -279,43 +307,45 @@ class Network:
         -------
         out : ndarray of shape (n_samples, n_outputs), the network's dtype
         """
-        n_samples, X, csr = self._as_input(X)
-        params = self.params if params is None else self._check_params(params)
-        chunk_rows = max(1, min(_FORWARD_CHUNK_ROWS, n_samples))
-        offsets, size = self._forward_layout(chunk_rows)
+        return self._forward(X, params, hidden=False)[-1]
+
+    def hidden_outputs(self, X, params=None):
+        """Every hidden layer's activations for the rows of ``X``.
+
+        Computed by the same compiled forward pass as :meth:`forward`.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        params : ndarray of shape (n_params,), optional
+            Parameters to use instead of ``self.params``.
+
+        Returns
+        -------
+        hidden : list of ndarray
+            ``hidden[l]`` has shape ``(n_samples, layer_sizes[l + 1])``, one
+            per hidden layer (none for a network without hidden layers).
+        """
+        return self._forward(X, params, hidden=True)[:-1]
+
+    def _forward(self, X, params, hidden):
+        inputs = self.inputs(X)
+        params = self._check_params(params)
+        n_samples = inputs.n_rows
         out = np.empty((n_samples, self.n_outputs), dtype=self.dtype)
+        layers = ([np.empty((n_samples, n), dtype=self.dtype) for n in self.layer_sizes[1:-1]]
+                  if hidden else None)
+        chunk_rows = max(1, min(_FORWARD_CHUNK_ROWS, n_samples))
         n_chunks = -(-n_samples // chunk_rows)
         if n_chunks == 1:
             # One chunk (every small prediction): no threads to arrange, and at
             # one row the arranging would cost as much as the pass itself.
-            _training.forward(self.layers, self._kinds, self._activation_params, params, X,
-                              out, offsets, np.empty(size, dtype=self.dtype), chunk_rows,
-                              **csr)
-            return out
-        n_threads = forward_threads(n_chunks)
-        with single_threaded_blas(n_threads > 1):
-            _training.forward(self.layers, self._kinds, self._activation_params, params, X,
-                              out, offsets, np.empty(n_threads * size, dtype=self.dtype),
-                              chunk_rows, n_threads=n_threads, **csr)
-        return out
-
-    def _forward_layout(self, chunk_rows):
-        # Layouts are immutable and depend on the chunk size only: cache them,
-        # since for one-row predictions computing one costs more than the
-        # forward pass itself.
-        layouts = self.__dict__.setdefault("_forward_layouts", {})
-        if chunk_rows not in layouts:
-            offsets, size = _training.workspace_layout(self.layers, chunk_rows, False)
-            offsets.flags.writeable = False
-            layouts[chunk_rows] = (offsets, size)
-        return layouts[chunk_rows]
-
-    def _check_params(self, params):
-        if not (isinstance(params, np.ndarray) and params.dtype == self.dtype
-                and params.shape == (self.n_params,) and params.flags.c_contiguous):
-            raise ValueError(f"params must be a contiguous {self.dtype} array of "
-                             f"shape ({self.n_params},)")
-        return params
+            self.plan.forward(params, inputs, out, layers, chunk_rows)
+        else:
+            n_threads = forward_threads(n_chunks)
+            with single_threaded_blas(n_threads > 1):
+                self.plan.forward(params, inputs, out, layers, chunk_rows, n_threads)
+        return (layers or []) + [out]
 
     def loss_gradient(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
                       params=None, probability_floor=0.0, check_signals=False):
@@ -323,7 +353,9 @@ class Network:
 
         The objective is ``sum_i w_i loss_i / sum(w) + alpha / 2 * ||W||^2 / sum(w)``
         (``loss_normalizer`` divides the data term of the returned value only).
-        ``X`` may be dense or scipy sparse (read as CSR).
+        ``X`` may be dense or scipy sparse (read as CSR); ``X``, ``Y`` and
+        ``sample_weight`` may also be given prepared, as one
+        :meth:`training_data` object in ``X`` (``Y`` None).
 
         Parameters
         ----------
@@ -363,52 +395,41 @@ class Network:
 
     def _objective(self, X, Y, sample_weight, alpha, loss_normalizer, params,
                    probability_floor, grad, check_signals):
-        n_samples, X, csr = self._as_input(X)
-        Y = self._as_matrix(Y, "Y", self.n_outputs)
-        if Y.shape[0] != n_samples:
-            raise ValueError(f"X has {n_samples} rows but Y has {Y.shape[0]}")
-        sample_weight = self._as_weights(sample_weight, n_samples)
-        params = self.params if params is None else self._check_params(params)
-        chunk_rows = max(1, min(_OBJECTIVE_CHUNK_ROWS, n_samples))
-        offsets, size = _training.workspace_layout(self.layers, chunk_rows, True)
-        return _training.loss_and_gradient(
-            self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
-            sample_weight, params, grad, float(alpha), float(loss_normalizer), offsets,
-            np.empty(size, dtype=self.dtype), probability_floor=float(probability_floor),
-            chunk_rows=chunk_rows, check_signals=bool(check_signals), **csr)
+        data = X if isinstance(X, TrainingData) else self.training_data(X, Y, sample_weight)
+        return loss_and_gradient(
+            self.plan, self._check_params(params), data, grad,
+            Objective(float(alpha), float(loss_normalizer), float(probability_floor)),
+            chunk_rows=min(_OBJECTIVE_CHUNK_ROWS, data.n_rows),
+            check_signals=bool(check_signals))
 
-    def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
-                    alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False,
-                    probability_floor=0.0, n_threads=None):
-        """One epoch of minibatch training in compiled code, updating ``params``.
+    def trainer(self, X, Y, batch_size, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
+                probability_floor=0.0, stop_flag=None, check_signals=False, n_threads=None):
+        """Minibatch training over prepared data: an :class:`EpochTrainer`.
+
+        Everything that stays the same from epoch to epoch (the data, the
+        batch size and how batches are split, the objective's terms, the
+        buffers) is checked and set up here, once; each
+        :meth:`EpochTrainer.run` then runs one epoch.
 
         Parameters
         ----------
-        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
-            Read only; sparse rows are read as CSR, never densified.
-        Y : ndarray of shape (n_samples, n_outputs), or of integers (n_samples,)
-            Targets: one-hot rows for categorical cross-entropy, which may be
-            given by their classes instead (integers in ``[0, n_outputs)``,
-            with more than one output): then only each batch's one-hot rows
-            are ever built, not an (n_samples, n_outputs) matrix.
-        order : ndarray of int, shape (n_samples,)
-            Sample order of this epoch (a permutation, or ``arange`` for no
-            shuffling); batch ``k`` is ``order[k * batch_size:(k + 1) * batch_size]``.
+        X, Y, sample_weight :
+            As for :meth:`training_data`; or one prepared
+            :meth:`training_data` object in ``X`` (``Y`` and ``sample_weight``
+            None).
         batch_size : int
-        optimizer : fastnn.optimizers.SGD or fastnn.optimizers.Adam
-            Its state is created on first use and updated in place.
-        sample_weight : ndarray of shape (n_samples,), optional
+            Rows per batch (clipped to the number of rows).
         alpha : float, default=0
             L2 penalty (see :meth:`loss_gradient`).
         loss_normalizer : float, default=1
             Divides the reported loss only.
-        stop_flag : ndarray of uint8, shape (1,), optional
-            Set it non-zero from another thread to stop after the current batch.
-        check_signals : bool, default=False
-            Let Ctrl-C interrupt the epoch (main thread only).
         probability_floor : float in [0, 0.5), default=0
             Report cross-entropies of probabilities clipped to
             ``[floor, 1 - floor]`` (see :meth:`loss_gradient`).
+        stop_flag : ndarray of uint8, shape (1,), optional
+            Set it non-zero from another thread to stop after the current batch.
+        check_signals : bool, default=False
+            Let Ctrl-C interrupt an epoch (main thread only).
         n_threads : int, optional
             Parts each batch is split into by rows, each taken by a thread
             (BLAS held to one thread meanwhile). Default: two parts (one for
@@ -416,6 +437,83 @@ class Network:
             falling back to one thread while other programs keep them waiting
             (see :mod:`fastnn._parallel`); the parts, not the threads, fix
             the result, through the rounding of the gradient's sum.
+        """
+        data = X if isinstance(X, TrainingData) else self.training_data(X, Y, sample_weight)
+        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if data.n_rows == 0:
+            raise ValueError("X has no rows")
+        batch_size = int(min(batch_size, data.n_rows))
+        if n_threads is None:
+            n_parts = training_parts(batch_size)
+        elif not isinstance(n_threads, numbers.Integral) or n_threads < 1:
+            raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+        else:
+            n_parts = int(n_threads)
+        team = EpochTeam(self.plan, data, batch_size, n_parts,
+                         Objective(float(alpha), float(loss_normalizer),
+                                   float(probability_floor)),
+                         stop_flag, bool(check_signals))
+        return EpochTrainer(team, self.dtype, adaptive=n_threads is None)
+
+    def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
+                    alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False,
+                    probability_floor=0.0, n_threads=None):
+        """One epoch of minibatch training in compiled code, updating ``params``.
+
+        A one-epoch :meth:`trainer`: see there for the parameters. A fit of
+        many epochs sets up one trainer and runs it instead.
+
+        Parameters
+        ----------
+        order : ndarray of int, shape (n_samples,)
+            Sample order of this epoch (a permutation, or ``arange`` for no
+            shuffling); batch ``k`` is ``order[k * batch_size:(k + 1) * batch_size]``.
+        optimizer : fastnn.optimizers.SGD or fastnn.optimizers.Adam
+            Its state is created on first use and updated in place.
+
+        Returns
+        -------
+        status : {"complete", "stopped", "diverged"}
+        loss : float
+            As :meth:`EpochTrainer.run` returns them.
+        """
+        trainer = self.trainer(X, Y, batch_size, sample_weight, alpha, loss_normalizer,
+                               probability_floor, stop_flag, check_signals, n_threads)
+        return trainer.run(self.params, optimizer, order)
+
+    def __repr__(self):
+        hidden = [a.name for a in self.activations[:-1]]
+        return (f"Network(layer_sizes={self.layer_sizes}, hidden_activation={hidden}, "
+                f"loss={self.loss!r}, dtype={self.dtype.name})")
+
+
+class EpochTrainer:
+    """Epochs of minibatch training for one network and one prepared data set.
+
+    Built by :meth:`Network.trainer`. Holds the compiled epoch team (data,
+    batching, buffers) and picks the threads for each epoch.
+    """
+
+    def __init__(self, team, dtype, adaptive):
+        self.team = team
+        self.dtype = dtype
+        self.adaptive = adaptive
+
+    @property
+    def batch_size(self):
+        return self.team.batch_size
+
+    def run(self, params, optimizer, order):
+        """One epoch, updating ``params`` and the optimizer's state in place.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,), the network's dtype
+        optimizer : fastnn.optimizers.SGD or fastnn.optimizers.Adam
+        order : ndarray of int, shape (n_samples,)
+            Sample order of this epoch; batch ``k`` is
+            ``order[k * batch_size:(k + 1) * batch_size]``.
 
         Returns
         -------
@@ -425,68 +523,23 @@ class Network:
             Mean over the epoch's batches of the batch objective, weighted by
             batch rows (scikit-learn's reported training loss).
         """
-        n_samples, X, csr = self._as_input(X)
-        Y, labels = self._as_targets(Y)
-        if n_samples == 0:
-            raise ValueError("X has no rows")
-        n_targets = Y.shape[0] if labels is None else labels.shape[0]
-        if n_targets != n_samples:
-            raise ValueError(f"X has {n_samples} rows but Y has {n_targets}")
-        sample_weight = self._as_weights(sample_weight, n_samples)
+        team = self.team
         order = np.ascontiguousarray(order, dtype=np.intp)
-        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        batch_size = int(min(batch_size, n_samples))
-        adaptive = n_threads is None
-        if adaptive:
-            n_parts = training_parts(batch_size)
-            allowed = training_threads(batch_size)
+        if self.adaptive:
+            allowed = training_threads(team.batch_size)
             n_threads = contention.threads(allowed)
-        elif not isinstance(n_threads, numbers.Integral) or n_threads < 1:
-            raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
         else:
-            n_parts = n_threads = allowed = int(n_threads)
-        offsets, workspace = self._training_workspace(batch_size, n_parts)
-        state = optimizer.ensure_state(self.n_params, self.dtype)
-        grads = self._gradient_buffer(n_parts)
+            allowed = n_threads = team.n_parts
+        rule = optimizer.update_rule()
+        state = optimizer.ensure_state(team.plan.n_params, self.dtype)
         started = time.perf_counter()
         # BLAS stays on one thread whenever threads may share the parts, also
         # when the contention policy runs them on one thread: a threaded BLAS
         # would meet the other cores at every product instead. With OpenMP
         # limited to one thread, BLAS threads as it is allowed to.
         with single_threaded_blas(allowed > 1):
-            status, total, _, adam_step, waited = _training.train_epoch(
-                self.layers, self._kinds, self._activation_params, self._loss_kind, X, Y,
-                sample_weight, order, batch_size, self.params, grads, state,
-                optimizer.config(), getattr(optimizer, "t", 0), float(alpha),
-                float(loss_normalizer), offsets, workspace, stop_flag, bool(check_signals),
-                probability_floor=float(probability_floor), n_threads=n_threads,
-                labels=labels, n_parts=n_parts, **csr)
-        if adaptive:
+            status, total, _, waited = team.run(params, rule, state, order, n_threads)
+        if self.adaptive:
             contention.record(n_threads, time.perf_counter() - started, waited)
-        if hasattr(optimizer, "t"):
-            optimizer.t = adam_step
-        return _STATUS_NAMES[status], total / n_samples
-
-    def _as_targets(self, Y):
-        """``(Y, labels)`` for the epoch kernel: a target matrix, or classes."""
-        Y_array = np.asarray(Y)
-        if Y_array.ndim == 1 and self.n_outputs > 1 and Y_array.dtype.kind in "iub":
-            # The kernel checks their range (once, not again here: an O(n) pass
-            # every epoch).
-            labels = np.ascontiguousarray(Y_array, dtype=np.intp)
-            return np.empty((0, self.n_outputs), dtype=self.dtype), labels
-        return self._as_matrix(Y, "Y", self.n_outputs), None
-
-    def _gradient_buffer(self, n_parts):
-        # One gradient block per part of a batch.
-        size = n_parts * self.n_params
-        buffer = getattr(self, "_grads", None)
-        if buffer is None or buffer.dtype != self.dtype or buffer.shape != (size,):
-            buffer = self._grads = np.empty(size, dtype=self.dtype)
-        return buffer
-
-    def __repr__(self):
-        hidden = [a.name for a in self.activations[:-1]]
-        return (f"Network(layer_sizes={self.layer_sizes}, hidden_activation={hidden}, "
-                f"loss={self.loss!r}, dtype={self.dtype.name})")
+        optimizer.applied(rule)
+        return _STATUS_NAMES[status], total / team.data.n_rows

@@ -12,7 +12,6 @@ import numbers
 import numpy as np
 
 from fastnn._kernels import optimizers as _kernels
-from fastnn._kernels.training import SOLVERS
 
 
 def _check_real(name, value, low, high, low_open=False, high_open=False):
@@ -52,17 +51,12 @@ class _Optimizer:
             self.state = np.zeros(size, dtype=dtype)
         return self.state
 
-    def config(self):
-        """The ``OptimizerConfig`` dict the compiled epoch loop reads."""
-        return {
-            "solver": SOLVERS[self.solver],
-            "learning_rate": self.learning_rate,
-            "momentum": getattr(self, "momentum", 0.0),
-            "nesterov": getattr(self, "nesterov", False),
-            "beta1": getattr(self, "beta1", 0.0),
-            "beta2": getattr(self, "beta2", 0.0),
-            "epsilon": getattr(self, "epsilon", 0.0),
-        }
+    def update_rule(self):
+        """The update as the compiled epoch applies it: a typed ``UpdateRule``."""
+        raise NotImplementedError
+
+    def applied(self, rule):
+        """Take back what an epoch advanced in ``rule`` (the step count)."""
 
 
 class SGD(_Optimizer):
@@ -88,6 +82,9 @@ class SGD(_Optimizer):
         self.learning_rate = _check_real("learning_rate", learning_rate, 0, np.inf, low_open=True)
         self.momentum = _check_real("momentum", momentum, 0, 1)
         self.nesterov = bool(nesterov)
+
+    def update_rule(self):
+        return _kernels.SGDRule(self.learning_rate, self.momentum, self.nesterov)
 
     def step(self, params, grads):
         """Apply one update to ``params`` (in place) from ``grads``."""
@@ -128,6 +125,13 @@ class Adam(_Optimizer):
     def reset(self):
         super().reset()
         self.t = 0
+
+    def update_rule(self):
+        return _kernels.AdamRule(self.learning_rate, self.beta1, self.beta2, self.epsilon,
+                                 self.t)
+
+    def applied(self, rule):
+        self.t = rule.step
 
     def step(self, params, grads):
         """Apply one update to ``params`` (in place) from ``grads``."""

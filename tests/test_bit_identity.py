@@ -199,12 +199,12 @@ def _weights(est):
 def fingerprint():
     """What, besides fastnn, decides the bits: build, BLAS kernel, instruction set."""
     from numpy._core._multiarray_umath import __cpu_features__ as cpu
-    from fastnn._kernels import training
+    from fastnn._kernels import runtime
 
     blas = sorted({(info["prefix"], info.get("version"), info.get("architecture"))
                    for info in threadpoolctl.threadpool_info()
                    if info["internal_api"] == "openblas"})
-    return json.dumps({"debug_build": bool(training.DEBUG_BUILD),
+    return json.dumps({"debug_build": bool(runtime.DEBUG_BUILD),
                        "blas": [list(b) for b in blas],
                        "cpu": {k: bool(cpu.get(k)) for k in ("AVX2", "FMA3", "AVX512F")}},
                       sort_keys=True)

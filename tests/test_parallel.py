@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastnn.network
 from fastnn import MLPClassifier
-from fastnn._kernels import training
+from fastnn._kernels import runtime
 from fastnn._parallel import (
     MIN_ROWS_PER_THREAD, TRAINING_PARTS, ContentionPolicy, single_threaded_blas,
     training_parts, training_threads)
@@ -46,7 +46,7 @@ def _blas_threads():
 
 
 def test_training_threads_follow_openmps_limit_and_the_batch():
-    allowed = training.max_threads()
+    allowed = runtime.max_threads()
     assert training_threads(10_000) == min(allowed, TRAINING_PARTS)
     assert training_threads(MIN_ROWS_PER_THREAD - 1) == 1
     assert training_threads(2 * MIN_ROWS_PER_THREAD) == min(allowed, 2)
@@ -114,7 +114,7 @@ def test_a_fit_under_threadpool_limits_stays_on_one_thread(monkeypatch):
     assert used == [1, 1]
     used.clear()
     MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
-    assert used == [min(training.max_threads(), TRAINING_PARTS)] * 2
+    assert used == [min(runtime.max_threads(), TRAINING_PARTS)] * 2
 
 
 def _train_predict_and_activate(queue):
@@ -195,7 +195,7 @@ def test_a_fit_gives_the_same_model_whatever_the_contention(monkeypatch):
         monkeypatch.setattr(fastnn.network, "contention", policy)
         models.append(MLPClassifier((8,), max_iter=6, random_state=0).fit(X, y))
         threads.append(chosen)
-    allowed = min(training.max_threads(), TRAINING_PARTS)
+    allowed = min(runtime.max_threads(), TRAINING_PARTS)
     assert threads[0] == [allowed] * 6
     if allowed > 1:
         # Two epochs alone, then four (cut short by max_iter).

@@ -29,3 +29,33 @@ cdef void adam_update(
 
 cdef double adam_step_size(double learning_rate, double beta1, double beta2,
                            long t) noexcept nogil
+
+cdef enum Solver:
+    SOLVER_SGD = 0
+    SOLVER_ADAM = 1
+
+# One optimizer's hyper-parameters, as its UpdateRule hands them to the
+# epoch loop (fields another solver does not use are 0).
+ctypedef struct UpdateConfig:
+    int solver
+    double learning_rate
+    double momentum
+    bint nesterov
+    double beta1
+    double beta2
+    double epsilon
+
+cdef class UpdateRule:
+    cdef UpdateConfig config
+    cdef readonly int n_state_vectors
+    cdef public long step
+
+# Update n parameters from the sum of the n_blocks gradient blocks (stride
+# apart). ``state`` holds the optimizer's state vectors for these n
+# parameters, each vector ``state_stride`` apart (velocities for SGD; first
+# then second moments for Adam). ``step`` is the number of this update (>= 1).
+cdef void apply_update(
+    const UpdateConfig* config, long step, floating* params, const floating* grads,
+    Py_ssize_t n_blocks, Py_ssize_t stride, floating* state, Py_ssize_t state_stride,
+    Py_ssize_t n,
+) noexcept nogil

@@ -91,3 +91,62 @@ def adam(floating[::1] params, const floating[::1] grads, floating[::1] m,
     with nogil:
         adam_update(p, g, 1, 0, m_ptr, v_ptr, params.shape[0], step_size, beta1, beta2,
                     epsilon)
+
+
+cdef void apply_update(
+    const UpdateConfig* config, long step, floating* params, const floating* grads,
+    Py_ssize_t n_blocks, Py_ssize_t stride, floating* state, Py_ssize_t state_stride,
+    Py_ssize_t n,
+) noexcept nogil:
+    if config.solver == SOLVER_ADAM:
+        adam_update(params, grads, n_blocks, stride, state, state + state_stride, n,
+                    adam_step_size(config.learning_rate, config.beta1, config.beta2, step),
+                    config.beta1, config.beta2, config.epsilon)
+    else:
+        sgd_update(params, grads, n_blocks, stride, state, n, config.learning_rate,
+                   config.momentum, config.nesterov)
+
+
+cdef class UpdateRule:
+    """An optimizer's update as the compiled epoch applies it (see the subclasses).
+
+    Attributes
+    ----------
+    n_state_vectors : int
+        State vectors of the parameters' length the update reads and writes.
+    step : int
+        Updates applied so far (Adam's bias corrections count them); the
+        epoch advances it.
+    """
+
+    def __init__(self):
+        raise TypeError("use SGDRule or AdamRule")
+
+
+cdef class SGDRule(UpdateRule):
+    """Stochastic gradient descent with (Nesterov) momentum; one state vector."""
+
+    def __init__(self, double learning_rate, double momentum, bint nesterov):
+        self.config.solver = SOLVER_SGD
+        self.config.learning_rate = learning_rate
+        self.config.momentum = momentum
+        self.config.nesterov = nesterov
+        self.n_state_vectors = 1
+        self.step = 0
+
+
+cdef class AdamRule(UpdateRule):
+    """Adam with bias-corrected step size; two state vectors (m, then v).
+
+    ``step`` is the number of updates already applied (Adam's ``t``).
+    """
+
+    def __init__(self, double learning_rate, double beta1, double beta2, double epsilon,
+                 long step=0):
+        self.config.solver = SOLVER_ADAM
+        self.config.learning_rate = learning_rate
+        self.config.beta1 = beta1
+        self.config.beta2 = beta2
+        self.config.epsilon = epsilon
+        self.n_state_vectors = 2
+        self.step = step

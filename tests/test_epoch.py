@@ -1,4 +1,4 @@
-"""The compiled epoch loop and forward pass (fastnn/_kernels/training.pyx).
+"""The compiled epoch team (fastnn/_kernels/epoch.pyx), through Network's trainer.
 
 The epoch is held against a minibatch loop written in numpy from
 tests/reference.py: same batches, same gradients, same Adam/SGD updates.
@@ -12,10 +12,12 @@ import time
 import numpy as np
 import pytest
 
-from fastnn._kernels import training
+from fastnn._kernels.epoch import STATUS, EpochTeam
+from fastnn._kernels.optimizers import AdamRule
+from fastnn._kernels.plan import Objective
 from fastnn.network import Network
 from fastnn.optimizers import SGD, Adam
-from reference import network_forward, network_objective_gradient, adam_step
+from reference import network_objective_gradient, adam_step
 from conftest import python_command, tolerance
 
 
@@ -117,13 +119,11 @@ def test_the_result_depends_on_the_parts_not_on_the_threads_taking_them(weighted
     results = []
     for n_threads in (1, 2, 3):
         net = Network((6, 7, 3), "tanh", "categorical_cross_entropy").initialize(0)
-        offsets, size = training.workspace_layout(net.layers, 9, True)  # ceil(25 / 3)
+        team = EpochTeam(net.plan, net.training_data(X, Y, sw), 25, 3, Objective(0.2))
         state = np.zeros(2 * net.n_params)
-        status, loss, n_batches, step, waited = training.train_epoch(
-            net.layers, net._kinds, net._activation_params, 2, X, Y, sw, order, 25,
-            net.params, np.empty(3 * net.n_params), state, Adam(0.01).config(), 0, 0.2,
-            1.0, offsets, np.empty(n_threads * size), n_threads=n_threads, n_parts=3)
-        assert (status, n_batches, step) == (0, 5, 5) and waited >= 0
+        rule = AdamRule(0.01, 0.9, 0.999, 1e-8)
+        status, loss, n_batches, waited = team.run(net.params, rule, state, order, n_threads)
+        assert (status, n_batches, rule.step) == (0, 5, 5) and waited >= 0
         results.append((net.params.copy(), loss))
     for params, loss in results[1:]:
         np.testing.assert_array_equal(params, results[0][0])
@@ -149,30 +149,6 @@ def test_class_labels_train_exactly_like_their_one_hot_rows(n_threads, shuffled,
     assert results[1][1] == results[0][1]
 
 
-def test_class_labels_are_checked():
-    net = Network((2, 3), "relu", "categorical_cross_entropy").initialize(0)
-    X = np.zeros((4, 2))
-    with pytest.raises(ValueError, match=r"lie in \[0, 3\)"):
-        net.train_epoch(X, np.array([0, 1, 3, 2]), np.arange(4), 2, Adam())
-    with pytest.raises(ValueError, match="X has 4 rows but Y has 3"):
-        net.train_epoch(X, np.array([0, 1, 2]), np.arange(4), 2, Adam())
-    offsets, size = training.workspace_layout(net.layers, 2, True)
-    kinds, act_params = net._kinds, net._activation_params
-    args = dict(layers=net.layers, kinds=kinds, activation_params=act_params, loss_kind=2,
-                X=X, Y=np.zeros((0, 3)), sample_weight=None, order=np.arange(4),
-                batch_size=2, params=net.params, grads=np.empty(net.n_params),
-                state=np.zeros(2 * net.n_params), optimizer=Adam().config(), adam_step=0,
-                alpha=0.0, loss_normalizer=1.0, offsets=offsets, workspace=np.empty(size))
-    with pytest.raises(ValueError, match=r"Y must have shape \(4, 3\)"):
-        training.train_epoch(**args)
-    for labels, message in [(np.array([0, 1, 2]), "one entry per sample"),
-                            (np.array([0, -1, 2, 1]), r"lie in \[0, 3\)")]:
-        with pytest.raises(ValueError, match=message):
-            training.train_epoch(**args, labels=labels)
-    with pytest.raises(ValueError, match=r"Y must have shape \(0, 3\)"):
-        training.train_epoch(**{**args, "Y": np.zeros((4, 3))}, labels=np.arange(4) % 3)
-
-
 def test_divergence_in_one_threads_rows_stops_every_thread_before_the_update():
     X = np.ones((8, 1))
     Y = np.ones((8, 1))
@@ -182,38 +158,6 @@ def test_divergence_in_one_threads_rows_stops_every_thread_before_the_update():
     status, _ = net.train_epoch(X, Y, np.arange(8), 8, SGD(0.1), n_threads=2)
     assert status == "diverged"
     np.testing.assert_array_equal(net.params, before)
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("with_gradient", [True, False])
-def test_full_batch_objective_in_chunks_equals_one_pass(sparse, with_gradient):
-    import scipy.sparse as sp
-    rng = np.random.default_rng(11)
-    X = rng.standard_normal((50, 6)) * (rng.random((50, 6)) < 0.6)
-    Y = np.eye(3)[rng.integers(0, 3, 50)]
-    sw = rng.uniform(0.5, 2, 50)
-    net = Network((6, 5, 3), "tanh", "categorical_cross_entropy").initialize(0)
-    csr = sp.csr_matrix(X)
-    inputs = (dict(X=np.empty((0, 0)), X_data=csr.data, X_indices=csr.indices.astype(np.intp),
-                   X_indptr=csr.indptr.astype(np.intp)) if sparse else dict(X=X))
-    results = []
-    for chunk in (0, 7, 50):  # one pass; eight chunks, the last of one row; one chunk
-        offsets, size = training.workspace_layout(net.layers, chunk or 50, True)
-        grads = np.empty(net.n_params) if with_gradient else None
-        objective = training.loss_and_gradient(
-            net.layers, net._kinds, net._activation_params, 2, Y=Y, sample_weight=sw,
-            params=net.params, grads=grads, alpha=0.3, loss_normalizer=1.0, offsets=offsets,
-            workspace=np.empty(size), chunk_rows=chunk, **inputs)
-        results.append((objective, grads))
-    for objective, grads in results[1:]:
-        assert objective == pytest.approx(results[0][0], rel=1e-13)
-        if with_gradient:
-            np.testing.assert_allclose(grads, results[0][1], rtol=1e-12, atol=1e-15)
-    with pytest.raises(ValueError, match="chunk_rows must be at least 0"):
-        training.loss_and_gradient(
-            net.layers, net._kinds, net._activation_params, 2, Y=Y, sample_weight=None,
-            params=net.params, grads=None, alpha=0.0, loss_normalizer=1.0, offsets=offsets,
-            workspace=np.empty(size), chunk_rows=-1, **inputs)
 
 
 def test_reported_loss_is_batch_weighted_mean_of_objectives():
@@ -235,67 +179,6 @@ def test_reported_loss_is_batch_weighted_mean_of_objectives():
     assert status == "complete"
     assert loss == pytest.approx(expected / 30, rel=1e-13)
     np.testing.assert_allclose(net.params, params, rtol=1e-13)
-
-
-def test_forward_matches_numpy_across_chunks(dtype):
-    rng = np.random.default_rng(2)
-    # More rows than one forward chunk, and a ragged last chunk.
-    X = rng.standard_normal((1300, 7)).astype(dtype)
-    net = Network((7, 16, 9, 4), ["relu", "tanh"], "categorical_cross_entropy", dtype)
-    net.initialize(1)
-    out = net.forward(X)
-    want = network_forward([c.astype(np.float64) for c in net.coefs],
-                           [b.astype(np.float64) for b in net.intercepts],
-                           ["relu", "tanh"], "softmax", X.astype(np.float64))[-1]
-    assert out.dtype == dtype
-    np.testing.assert_allclose(out, want, rtol=tolerance(dtype) * 100, atol=tolerance(dtype))
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-def test_forward_chunks_shared_among_threads_give_identical_rows(sparse):
-    import scipy.sparse as sp
-    rng = np.random.default_rng(5)
-    X = rng.standard_normal((1100, 9)) * (rng.random((1100, 9)) < 0.5)
-    net = Network((9, 12, 4), "tanh", "categorical_cross_entropy").initialize(2)
-    source = sp.csr_matrix(X) if sparse else X
-    csr = sp.csr_matrix(X)
-    kwargs = (dict(X=np.empty((0, 0)), X_data=csr.data, X_indices=csr.indices.astype(np.intp),
-                   X_indptr=csr.indptr.astype(np.intp)) if sparse else dict(X=X))
-    chunk = 100  # eleven chunks: uneven shares for two and three threads
-    offsets, size = training.workspace_layout(net.layers, chunk, False)
-    outputs = []
-    for n_threads in (1, 2, 3):
-        out = np.empty((1100, 4))
-        training.forward(net.layers, net._kinds, net._activation_params, net.params,
-                         out=out, offsets=offsets, workspace=np.empty(n_threads * size),
-                         chunk_rows=chunk, n_threads=n_threads, **kwargs)
-        outputs.append(out)
-    np.testing.assert_array_equal(outputs[1], outputs[0])
-    np.testing.assert_array_equal(outputs[2], outputs[0])
-    np.testing.assert_allclose(outputs[0], net.forward(source), rtol=1e-13)
-    with pytest.raises(ValueError, match="does not hold the buffers"):
-        training.forward(net.layers, net._kinds, net._activation_params, net.params,
-                         out=np.empty((1100, 4)), offsets=offsets, workspace=np.empty(size),
-                         chunk_rows=chunk, n_threads=2, **kwargs)
-
-
-def test_read_only_inputs_and_memmaps(tmp_path):
-    rng = np.random.default_rng(3)
-    X = rng.standard_normal((50, 3))
-    Y = rng.standard_normal((50, 1))
-    path = tmp_path / "X.npy"
-    np.save(path, X)
-    X_map = np.load(path, mmap_mode="r")  # read-only, as joblib hands to workers
-    Y_ro = Y.copy()
-    Y_ro.flags.writeable = False
-    order = np.arange(50)
-    order.flags.writeable = False
-    net_a = Network((3, 4, 1), "relu").initialize(0)
-    net_b = Network((3, 4, 1), "relu").initialize(0)
-    assert net_a.train_epoch(X_map, Y_ro, order, 10, Adam())[0] == "complete"
-    assert net_b.train_epoch(X, Y, np.arange(50), 10, Adam())[0] == "complete"
-    np.testing.assert_array_equal(net_a.params, net_b.params)
-    np.testing.assert_array_equal(net_a.forward(X_map), net_b.forward(X))
 
 
 def test_divergence_stops_before_the_update():
@@ -361,72 +244,56 @@ def test_ctrl_c_interrupts_a_long_epoch_promptly(n_threads, batch_size):
     assert elapsed < 5
 
 
-def test_workspace_layout():
-    layers = Network((5, 4, 3)).layers
-    offsets, size = training.workspace_layout(layers, 10, True)
-    # x, y, sample weights, then Z, A, dZ, dA per layer.
-    assert size == 10 * 5 + 10 * 3 + 10 + 2 * (10 * 4) * 2 + 2 * (10 * 3) * 2
-    assert offsets.shape == (3, 4)
-    assert sorted(offsets.ravel()) == sorted(set(offsets.ravel()))
-    offsets, size = training.workspace_layout(layers, 10, False)
-    assert size == 10 * 4 * 2 + 10 * 3 * 2
-    assert (offsets[0] == -1).all() and (offsets[1:, 2:] == -1).all()
-
-
-def test_kernel_refuses_inconsistent_arguments():
+def test_team_refuses_inconsistent_arguments():
     net = Network((3, 2, 1)).initialize(0)
     X = np.zeros((4, 3))
     Y = np.zeros((4, 1))
-    offsets, size = training.workspace_layout(net.layers, 2, True)
-    workspace = np.empty(size)
-    kinds, act_params = net._kinds, net._activation_params
-    opt = Adam().config()
-    args = dict(layers=net.layers, kinds=kinds, activation_params=act_params, loss_kind=0,
-                X=X, Y=Y, sample_weight=None, order=np.arange(4), batch_size=2,
-                params=net.params, grads=np.empty(net.n_params),
-                state=np.zeros(2 * net.n_params), optimizer=opt, adam_step=0, alpha=0.0,
-                loss_normalizer=1.0, offsets=offsets, workspace=workspace)
-    assert training.train_epoch(**args)[0] == training.STATUS["complete"]
+    data = net.training_data(X, Y)
+    team = EpochTeam(net.plan, data, 2, 1, Objective())
+    args = dict(params=net.params, rule=AdamRule(0.001, 0.9, 0.999, 1e-8),
+                state=np.zeros(2 * net.n_params), order=np.arange(4), n_threads=1)
+    assert team.run(**args)[0] == STATUS["complete"]
     for change, message in [
         (dict(order=np.array([0, 1, 2, 4])), "outside"),
+        (dict(order=np.array([0, -1, 2, 3])), "outside"),
         (dict(order=np.arange(3)), "one entry per sample"),
-        (dict(X=np.zeros((4, 2))), "features"),
-        (dict(Y=np.zeros((4, 2))), "Y must have shape"),
-        (dict(workspace=np.empty(size - 1)), "does not hold the buffers"),
-        (dict(batch_size=3), "does not hold the buffers"),
         (dict(state=np.zeros(net.n_params)), "optimizer state"),
-        (dict(loss_kind=9), "unknown loss kind"),
-        (dict(kinds=kinds[:1]), "one activation kind per layer"),
-        (dict(optimizer=dict(opt, solver=5)), "unknown solver"),
-        (dict(n_threads=0), "n_threads must be at least 1"),
-        (dict(n_threads=2), "grads must have n_parts"),
-        (dict(n_threads=2, n_parts=1), r"n_parts \(1\) must be at least n_threads \(2\)"),
-        (dict(n_threads=2, grads=np.empty(2 * net.n_params), batch_size=4),
-         "does not hold the buffers"),
+        (dict(params=net.params[:-1].copy()), "entries"),
+        (dict(params=net.params.astype(np.float32),
+              state=np.zeros(2 * net.n_params, np.float32)), "params must be float64"),
+        (dict(n_threads=0), r"n_threads must be in \[1, n_parts = 1\]"),
+        (dict(n_threads=2), r"n_threads must be in \[1, n_parts = 1\]"),
     ]:
         with pytest.raises(ValueError, match=message):
-            training.train_epoch(**{**args, **change})
-
-
-def test_kernel_refuses_inconsistent_csr_arrays():
-    net = Network((3, 2, 1)).initialize(0)
-    chunk = 4
-    offsets, size = training.workspace_layout(net.layers, chunk, False)
-    args = dict(layers=net.layers, kinds=net._kinds, activation_params=net._activation_params,
-                params=net.params, X=np.empty((0, 0)), out=np.empty((2, 1)),
-                offsets=offsets, workspace=np.empty(size), chunk_rows=chunk,
-                X_data=np.ones(3), X_indices=np.array([0, 2, 1]), X_indptr=np.array([0, 2, 3]))
-    training.forward(**args)
-    np.testing.assert_allclose(
-        args["out"], net.forward(np.array([[1.0, 0, 1.0], [0, 1.0, 0]])), rtol=1e-15)
-    for change, message in [
-        (dict(X_indices=np.array([0, 3, 1])), "column indices"),
-        (dict(X_indices=np.array([0, -1, 1])), "column indices"),
-        (dict(X_indptr=np.array([0, 2, 4])), "end at len"),
-        (dict(X_indptr=np.array([1, 2, 3])), "start at 0"),
-        (dict(X_indptr=np.array([0, 3, 2, 3])), "never decrease"),
-        (dict(X_indices=np.array([0, 1])), "inconsistent"),
-        (dict(X_data=None), "needs X_data"),
+            team.run(**{**args, **change})
+    other = Network((2, 2, 1)).initialize(0)
+    for build, message in [
+        (lambda: EpochTeam(other.plan, data, 2, 1, Objective()), "features"),
+        (lambda: EpochTeam(net.plan, data, 0, 1, Objective()), "batch_size"),
+        (lambda: EpochTeam(net.plan, data, 2, 0, Objective()), "n_parts"),
+        (lambda: EpochTeam(net.plan, net.training_data(X[:0], Y[:0]), 2, 1, Objective()),
+         "no rows"),
+        (lambda: EpochTeam(Network((3, 2, 1), dtype=np.float32).plan, data, 2, 1,
+                           Objective()), "float32"),
+        (lambda: EpochTeam(Network((3, 2, 2)).plan, data, 2, 1, Objective()), "targets"),
+        (lambda: Objective(probability_floor=0.5), "probability_floor"),
+        (lambda: Objective(alpha=-1.0), "alpha"),
     ]:
         with pytest.raises(ValueError, match=message):
-            training.forward(**{**args, **change})
+            build()
+
+
+def test_a_trainer_runs_many_epochs_like_one_epoch_calls():
+    # The fit sets up one trainer; single train_epoch calls set up one each.
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((60, 4))
+    Y = rng.standard_normal((60, 2))
+    orders = [rng.permutation(60) for _ in range(3)]
+    a = Network((4, 5, 2), "relu").initialize(0)
+    b = Network((4, 5, 2), "relu").initialize(0)
+    opt_a, opt_b = Adam(0.01), Adam(0.01)
+    trainer = a.trainer(X, Y, 16, alpha=0.1)
+    losses_a = [trainer.run(a.params, opt_a, order)[1] for order in orders]
+    losses_b = [b.train_epoch(X, Y, order, 16, opt_b, alpha=0.1)[1] for order in orders]
+    np.testing.assert_array_equal(a.params, b.params)
+    assert losses_a == losses_b and opt_a.t == opt_b.t == 12

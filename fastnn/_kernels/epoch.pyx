@@ -1,0 +1,396 @@
+"""One training epoch in compiled code: the OpenMP team over a fit's batches.
+
+An :class:`EpochTeam` is set up once per fit, from the network's plan, the
+fit's prepared :class:`~fastnn._kernels.data.TrainingData`, the batch size,
+how many parts each batch is split into, and the objective's terms; it owns
+the per-thread workspaces and the per-part gradient blocks. Each call to
+:meth:`EpochTeam.run` then runs a whole epoch without returning to Python
+and without allocating: for every minibatch (rows picked by the order array
+the caller draws from its random state) the threads gather their part's
+rows, run the plan's loss and gradient on it, and after a barrier each
+updates its slice of the parameters.
+
+Reliability hooks: the loop polls a stop flag between batches and, when
+asked (main thread only), checks for signals so Ctrl-C interrupts promptly
+even though the GIL is released; a non-finite batch loss stops the epoch
+before the update that would spread it.
+"""
+
+from cython cimport floating
+from libc.math cimport isfinite
+from libc.stdlib cimport malloc, free
+from cython.parallel cimport parallel
+
+from fastnn._kernels.data cimport (
+    InputView, TargetView, TrainingData, batch_rows, is_run, one_hot_rows, share,
+)
+from fastnn._kernels.dense cimport SparseRows
+from fastnn._kernels.optimizers cimport UpdateConfig, UpdateRule, apply_update
+from fastnn._kernels.plan cimport NetworkPlan, Objective, ObjectiveTerms, Plan, loss_gradient_rows
+from fastnn._kernels.runtime cimport (
+    FASTNN_SIGNAL_CHECK_INTERVAL, fastnn_barrier, fastnn_num_threads, fastnn_seconds,
+    fastnn_thread_num, signals_raised,
+)
+
+import numpy as np
+
+cdef enum EpochStatus:
+    EPOCH_COMPLETE = 0
+    EPOCH_STOPPED = 1      # the caller's stop flag was raised between batches
+    EPOCH_DIVERGED = 2     # a batch loss was not finite; its update was not applied
+    EPOCH_INTERRUPTED = 3  # a signal handler raised (Ctrl-C); its exception is set
+
+#: The outcomes of an epoch, by name.
+STATUS = {"complete": EPOCH_COMPLETE, "stopped": EPOCH_STOPPED,
+          "diverged": EPOCH_DIVERGED}
+
+# What every thread of one epoch reads. Arrays of the network's element type
+# are void* (a struct cannot be fused); the worker, specialised by the type
+# of the parameters, casts them back.
+ctypedef struct EpochTask:
+    const Plan* plan
+    const ObjectiveTerms* terms
+    const UpdateConfig* update
+    const InputView* inputs
+    const TargetView* targets
+    const Py_ssize_t* order
+    Py_ssize_t batch_size
+    Py_ssize_t n_parts            # parts each batch is split into (see _epoch_worker)
+    void* grads                   # one block of n_params per part
+    void* state                   # the optimizer's state vectors
+    void* workspace               # one block per thread, laid out for part_rows rows
+    Py_ssize_t part_rows
+    const unsigned char* stop_flag
+    bint check_signals
+
+# What the threads of one epoch share; each writes only its own entry of the
+# arrays, thread 0 writes the rest, and all read after a barrier.
+ctypedef struct EpochShared:
+    double* weight_parts    # per part: sum of its rows' sample weights
+    double* loss_parts      # per part: its rows' share of the batch objective
+    int status              # an EpochStatus, set by thread 0
+    long step
+    double accumulated_loss
+    Py_ssize_t n_batches
+    double barrier_wait     # seconds thread 0 waited at barriers
+
+
+cdef class EpochTeam:
+    """A fit's epochs: its data, batching and buffers, set up once.
+
+    Parameters
+    ----------
+    plan : NetworkPlan
+    data : TrainingData
+        Of the plan's dtype and widths; at least one row.
+    batch_size : int
+        Rows per batch (clipped to the number of rows).
+    n_parts : int
+        Parts each batch is split into by rows, each taken by one thread. The
+        result depends on it (the gradient is summed over the parts), never
+        on the number of threads taking them.
+    objective : Objective
+    stop_flag : ndarray of uint8, shape (1,), optional
+        Polled between batches; non-zero stops the epoch.
+    check_signals : bool, default=False
+        Check for signals (Ctrl-C) every 50 ms; only useful on the main thread.
+    """
+
+    cdef readonly NetworkPlan plan
+    cdef readonly TrainingData data
+    cdef readonly Py_ssize_t batch_size
+    cdef readonly Py_ssize_t n_parts
+    cdef ObjectiveTerms terms
+    cdef object buffers          # (workspace, grads), the plan's dtype
+    cdef EpochTask task
+
+    def __cinit__(self, NetworkPlan plan not None, TrainingData data not None,
+                  Py_ssize_t batch_size, Py_ssize_t n_parts, Objective objective not None,
+                  const unsigned char[::1] stop_flag=None, bint check_signals=False):
+        cdef Py_ssize_t n_params = plan.plan.n_params
+        cdef Py_ssize_t n_rows = data.inputs.view.n_rows
+        cdef const unsigned char* flag = NULL
+        if data.inputs.dtype != plan.dtype:
+            raise ValueError(f"the data must be {plan.dtype}, like the network")
+        if data.inputs.view.n_features != plan.n_features:
+            raise ValueError(f"the rows have {data.inputs.view.n_features} features, the "
+                             f"network takes {plan.n_features}")
+        if data.targets.n_outputs != plan.n_outputs:
+            raise ValueError(f"the targets have {data.targets.n_outputs} columns, the "
+                             f"network gives {plan.n_outputs}")
+        if n_rows == 0:
+            raise ValueError("X has no rows")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if n_parts < 1:
+            raise ValueError(f"n_parts must be at least 1, got {n_parts}")
+        if stop_flag is not None:
+            if stop_flag.shape[0] < 1:
+                raise ValueError("stop_flag must have one element")
+            flag = &stop_flag[0]
+        self.plan, self.data = plan, data
+        self.batch_size = min(batch_size, n_rows)
+        self.n_parts = n_parts
+        self.terms = objective.terms
+        cdef Py_ssize_t part_rows = (self.batch_size + n_parts - 1) // n_parts
+        workspace = np.empty(n_parts * part_rows * plan.plan.training.row_width, plan.dtype)
+        grads = np.empty(n_parts * n_params, plan.dtype)
+        self.buffers = (workspace, grads, stop_flag)
+        self.task.plan = &plan.plan
+        self.task.terms = &self.terms
+        self.task.inputs = &data.inputs.view
+        self.task.targets = &data.targets
+        self.task.batch_size = self.batch_size
+        self.task.n_parts = n_parts
+        self.task.part_rows = part_rows
+        self.task.workspace = <void*>(<size_t>workspace.ctypes.data)
+        self.task.grads = <void*>(<size_t>grads.ctypes.data)
+        self.task.stop_flag = flag
+        self.task.check_signals = check_signals
+
+    def run(self, floating[::1] params not None, UpdateRule rule not None,
+            floating[::1] state not None, const Py_ssize_t[::1] order not None,
+            int n_threads=1):
+        """Run one epoch of minibatch training, GIL released.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            Flat parameters, updated in place.
+        rule : UpdateRule
+            The optimizer's update; its ``step`` advances by one per batch.
+        state : ndarray of shape (rule.n_state_vectors * n_params,)
+            The optimizer's state vectors, updated in place.
+        order : ndarray of intp, shape (n_rows,)
+            Row order of this epoch; batches are consecutive slices of it.
+        n_threads : int, default=1
+            Threads taking the parts, at most ``n_parts`` (OpenMP; a build
+            without it runs one). Keep BLAS to one thread meanwhile.
+
+        Returns
+        -------
+        status : int
+            A value of ``STATUS``. After "stopped" or "diverged" the parameters
+            hold a partly trained epoch; callers restore their own snapshot.
+        accumulated_loss : float
+            Sum over batches of batch objective times batch rows.
+        n_batches : int
+            Batches whose update was applied.
+        barrier_wait : float
+            Seconds thread 0 spent waiting for the other threads.
+        """
+        cdef Py_ssize_t n_params = self.plan.plan.n_params
+        cdef Py_ssize_t n_rows = self.data.inputs.view.n_rows, k
+        if (sizeof(floating) == sizeof(double)) != (self.plan.dtype == np.float64):
+            raise ValueError(f"params must be {self.plan.dtype}, like the network")
+        if params.shape[0] != n_params:
+            raise ValueError(f"params must have {n_params} entries")
+        if state.shape[0] != rule.n_state_vectors * n_params:
+            raise ValueError(f"optimizer state must have {rule.n_state_vectors * n_params} "
+                             "entries")
+        if order.shape[0] != n_rows:
+            raise ValueError("order must have one entry per sample")
+        for k in range(n_rows):
+            if not 0 <= order[k] < n_rows:
+                raise ValueError("order holds indices outside [0, n_samples)")
+        if not 1 <= n_threads <= self.n_parts:
+            raise ValueError(f"n_threads must be in [1, n_parts = {self.n_parts}], "
+                             f"got {n_threads}")
+        cdef EpochTask task = self.task
+        task.update = &rule.config
+        task.order = &order[0]
+        task.state = <void*>&state[0]
+        cdef EpochShared shared
+        shared.status = EPOCH_COMPLETE
+        shared.step = rule.step
+        shared.accumulated_loss = 0
+        shared.n_batches = 0
+        shared.barrier_wait = 0
+        shared.weight_parts = <double*>malloc(2 * self.n_parts * sizeof(double))
+        if shared.weight_parts == NULL:
+            raise MemoryError()
+        shared.loss_parts = shared.weight_parts + self.n_parts
+        cdef floating* params_ptr = &params[0]
+        cdef int status
+        try:
+            with nogil:
+                status = _train_epoch(&task, params_ptr, n_threads, &shared)
+        finally:
+            free(shared.weight_parts)
+        rule.step = shared.step
+        return status, shared.accumulated_loss, shared.n_batches, shared.barrier_wait
+
+
+cdef double _part_gradient(
+    const EpochTask* task, const floating* params, Py_ssize_t part, Py_ssize_t start,
+    Py_ssize_t n_rows, double weight_sum, floating* ws, SparseRows* sparse,
+) noexcept nogil:
+    """Gradient of one part of a batch's rows into that part's block; its objective.
+
+    Part ``part`` of ``task.n_parts`` holds the batch rows ``share(n_rows,
+    part, n_parts)`` onwards; part 0 also carries the L2 penalty.
+    """
+    cdef const Plan* plan = task.plan
+    cdef const TargetView* targets = task.targets
+    cdef Py_ssize_t n_features = task.inputs.n_features
+    cdef Py_ssize_t n_outputs = targets.n_outputs, ws_rows = task.part_rows
+    cdef Py_ssize_t r0 = share(n_rows, part, task.n_parts)
+    cdef Py_ssize_t my_rows = share(n_rows, part + 1, task.n_parts) - r0
+    cdef const Py_ssize_t* idx = task.order + start + r0
+    cdef floating* y_buf = ws + ws_rows * plan.training.y
+    cdef const floating* xb = NULL
+    cdef const floating* yb
+    cdef const floating* swb = NULL
+    # Unshuffled epochs and runs of consecutive rows are read in place.
+    cdef bint in_place = my_rows == 0 or is_run(idx, my_rows)
+    if sparse != NULL:
+        sparse.rows = idx
+    else:
+        xb = batch_rows(<const floating*>task.inputs.dense, idx, my_rows, n_features,
+                        in_place, ws + ws_rows * plan.training.x)
+    if targets.labels != NULL:
+        one_hot_rows(targets.labels, idx, my_rows, n_outputs, y_buf)
+        yb = y_buf
+    else:
+        yb = batch_rows(<const floating*>targets.Y, idx, my_rows, n_outputs, in_place, y_buf)
+    if targets.sample_weight != NULL:
+        swb = batch_rows(<const floating*>targets.sample_weight, idx, my_rows, 1, in_place,
+                         ws + ws_rows * plan.training.weight)
+    return loss_gradient_rows(
+        plan, task.terms, params, <floating*>task.grads + part * plan.n_params, xb, sparse,
+        yb, swb, my_rows, weight_sum, part == 0, ws, ws_rows)
+
+
+cdef double _part_weight(const EpochTask* task, const floating* sample_weight,
+                         Py_ssize_t part, Py_ssize_t start, Py_ssize_t n_rows) noexcept nogil:
+    """Sum of the sample weights of one part of a batch's rows."""
+    cdef Py_ssize_t k, r0 = share(n_rows, part, task.n_parts)
+    cdef Py_ssize_t r1 = share(n_rows, part + 1, task.n_parts)
+    cdef double total = 0
+    for k in range(r0, r1):
+        total += sample_weight[task.order[start + k]]
+    return total
+
+
+cdef inline void _timed_barrier(bint timed, double* waited) noexcept nogil:
+    # Thread 0 times its waits: a team whose other threads keep it waiting
+    # (another program on their cores) is better off on one thread.
+    cdef double before
+    if timed:
+        before = fastnn_seconds()
+        fastnn_barrier()
+        waited[0] += fastnn_seconds() - before
+    else:
+        fastnn_barrier()
+
+
+cdef void _epoch_worker(const EpochTask* task, floating* params,
+                        EpochShared* shared) noexcept nogil:
+    """One thread's share of an epoch; every thread of the team runs it.
+
+    Each batch is split by rows into ``task.n_parts`` parts, which the team's
+    threads take in turn (thread t: parts t, t + n_threads, ...). The gradient
+    of each part's share of the batch objective goes to the part's own block
+    (``grads + part * n_params``; part 0 adds the L2 penalty). After a
+    barrier, each thread updates one slice of the parameter vector, summing
+    the blocks in part order as it goes, so the update is as parallel as the
+    gradient, and the result depends on the number of parts, never on the
+    number of threads. With one part this is the plain serial loop.
+
+    Every decision that ends the loop (divergence, the stop flag, a signal)
+    is taken from values all threads read after the same barrier, so the
+    team always leaves together.
+    """
+    cdef Py_ssize_t n_samples = task.inputs.n_rows, batch_size = task.batch_size
+    cdef Py_ssize_t n_params = task.plan.n_params, n_parts = task.n_parts
+    cdef floating* grads = <floating*>task.grads
+    cdef floating* state = <floating*>task.state
+    cdef const void* sample_weight = task.targets.sample_weight
+    cdef int tid = fastnn_thread_num(), n_threads = fastnn_num_threads()
+    cdef floating* ws = (<floating*>task.workspace
+                         + tid * task.part_rows * task.plan.training.row_width)
+    # The slice of the parameters this thread updates, aligned to 16
+    # elements so no two threads write one cache line.
+    cdef Py_ssize_t p0 = min(n_params, (share(n_params, tid, n_threads) + 15) // 16 * 16)
+    cdef Py_ssize_t p1 = min(n_params, (share(n_params, tid + 1, n_threads) + 15) // 16 * 16)
+    if tid == n_threads - 1:
+        p1 = n_params
+    cdef Py_ssize_t batch, start, n_rows, part
+    cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
+    cdef double weight_sum, batch_objective
+    cdef double last_check = fastnn_seconds() if task.check_signals and tid == 0 else 0.0
+    cdef bint timed = tid == 0 and n_threads > 1
+    cdef double waited = 0.0
+    cdef long step = shared.step
+    cdef SparseRows batch_rows
+    cdef SparseRows* sparse = NULL
+    if task.inputs.sparse:
+        # Sparse batches are never copied: the first layer reads the rows
+        # named by the order array straight from the CSR arrays.
+        batch_rows = task.inputs.csr
+        sparse = &batch_rows
+
+    for batch in range(n_epoch_batches):
+        start = batch * batch_size
+        n_rows = min(batch_size, n_samples - start)
+        if sample_weight == NULL:
+            weight_sum = <double>n_rows
+        else:
+            # The whole batch's weight scales every part's gradient.
+            part = tid
+            while part < n_parts:
+                shared.weight_parts[part] = _part_weight(
+                    task, <const floating*>sample_weight, part, start, n_rows)
+                part += n_threads
+            _timed_barrier(timed, &waited)
+            weight_sum = 0
+            for part in range(n_parts):
+                weight_sum += shared.weight_parts[part]
+
+        part = tid
+        while part < n_parts:
+            shared.loss_parts[part] = _part_gradient(task, params, part, start, n_rows,
+                                                     weight_sum, ws, sparse)
+            part += n_threads
+        _timed_barrier(timed, &waited)
+        batch_objective = 0
+        for part in range(n_parts):
+            batch_objective += shared.loss_parts[part]
+        if not isfinite(batch_objective):
+            if tid == 0:
+                shared.status = EPOCH_DIVERGED
+            break
+
+        step += 1
+        apply_update(task.update, step, params + p0, grads + p0, n_parts, n_params,
+                     state + p0, n_params, p1 - p0)
+        if tid == 0:
+            shared.accumulated_loss += batch_objective * n_rows
+            shared.n_batches += 1
+            shared.step = step
+            if task.stop_flag != NULL and task.stop_flag[0]:
+                shared.status = EPOCH_STOPPED
+            elif (task.check_signals
+                  and fastnn_seconds() - last_check > FASTNN_SIGNAL_CHECK_INTERVAL):
+                last_check = fastnn_seconds()
+                if signals_raised() != 0:
+                    shared.status = EPOCH_INTERRUPTED
+        # Nobody starts the next batch before every slice is updated, and
+        # everybody sees the same status.
+        _timed_barrier(timed, &waited)
+        if shared.status != EPOCH_COMPLETE:
+            break
+    if tid == 0:
+        shared.barrier_wait = waited
+
+
+cdef int _train_epoch(const EpochTask* task, floating* params, int n_threads,
+                      EpochShared* shared) except -1 nogil:
+    if n_threads <= 1:
+        _epoch_worker(task, params, shared)
+    else:
+        with parallel(num_threads=n_threads):
+            _epoch_worker(task, params, shared)
+    if shared.status == EPOCH_INTERRUPTED:
+        return -1  # the handler's exception is set (see runtime.signals_raised)
+    return shared.status

@@ -1,0 +1,44 @@
+/* Platform shims shared by every kernel module: OpenMP's thread queries and
+ * barrier, a monotonic clock, and the build flags.
+ *
+ * Everything here is static inline, so each module that includes the header
+ * gets its own copy: calling these costs no cross-module indirection.
+ */
+#ifndef FASTNN_RUNTIME_H
+#define FASTNN_RUNTIME_H
+
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+static inline int fastnn_thread_num(void) { return omp_get_thread_num(); }
+static inline int fastnn_num_threads(void) { return omp_get_num_threads(); }
+static inline int fastnn_max_threads(void) { return omp_get_max_threads(); }
+/* An orphaned barrier: it binds to whichever parallel region calls it, and
+   outside one it is a no-op. */
+static inline void fastnn_barrier(void) {
+    #pragma omp barrier
+}
+#else
+static inline int fastnn_thread_num(void) { return 0; }
+static inline int fastnn_num_threads(void) { return 1; }
+static inline int fastnn_max_threads(void) { return 1; }
+static inline void fastnn_barrier(void) {}
+#endif
+
+static inline double fastnn_seconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec + 1e-9 * now.tv_nsec;
+}
+
+/* Seconds between signal checks in long compiled loops: often enough that
+   Ctrl-C feels immediate, rare enough that taking the GIL costs nothing
+   measurable. */
+#define FASTNN_SIGNAL_CHECK_INTERVAL 0.05
+
+#ifndef FASTNN_DEBUG_BUILD
+#define FASTNN_DEBUG_BUILD 0
+#endif
+
+#endif

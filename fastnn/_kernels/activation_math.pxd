@@ -72,21 +72,17 @@ cdef inline double _gauss_cdf(double x) noexcept nogil:
 # Element-wise kinds.
 # ---------------------------------------------------------------------------
 
-# Default relu, max(x, 0): the hot path of hidden layers, kept branch-free.
-cdef inline floating plain_relu_value(floating x) noexcept nogil:
-    # Written "x < 0" so NaN falls through and propagates, as np.maximum does.
-    return 0 if x < 0 else x
-
-cdef inline floating plain_relu_slope(floating x) noexcept nogil:
-    return 1 if x > 0 else 0
-
-
 # gelu (exact): x * Phi(x), Phi the standard normal CDF.
 # For x <= -20, Phi(x) = phi(x) * M / |x| with M the Mills series, so
 # x * Phi(x) = -phi(x) * M: the value is computed without ever forming the
 # (possibly subnormal) Phi(x) and multiplying it by x.
 cdef inline floating gelu_value(floating x, double p0, double p1, double p2) noexcept nogil:
     cdef double xd = x
+    if xd != xd:
+        # NaN gives NaN of the opposite sign, as the lower tail's erfc(-x)
+        # hands it on; said here, so that it does not hang on the order the
+        # compiler gives the last product's operands.
+        return <floating>(-xd)
     if xd <= -20.0:
         return <floating>(-_gauss_density(xd) * _mills_series(xd))
     return <floating>(xd * _gauss_cdf(xd))

@@ -121,6 +121,24 @@ FNN_INLINE double fnn_relu_slope_d(double x, double p0, double p1, double p2)
 }
 FNN_VJP_FROM_SLOPE(relu)
 
+/* relu with Keras' default parameters, max(x, 0): the hot path of hidden
+ * layers, with loops of its own (fnn_plain_relu_loops). Written x < 0 so
+ * that NaN and -0.0 pass through, as np.maximum does; slope 0 at 0, as in
+ * scikit-learn. */
+FNN_INLINE double fnn_plain_relu_value_d(double x, double p0, double p1, double p2)
+{
+    return x < 0.0 ? 0.0 : x;
+}
+FNN_INLINE float fnn_plain_relu_value_f(float x, double p0, double p1, double p2)
+{
+    return x < 0.0f ? 0.0f : x;
+}
+FNN_INLINE double fnn_plain_relu_slope_d(double x, double p0, double p1, double p2)
+{
+    return x > 0.0 ? 1.0 : 0.0;
+}
+FNN_VJP_FROM_SLOPE(plain_relu)
+
 /* leaky_relu: x for x > 0, negative_slope * x otherwise. */
 FNN_INLINE double fnn_leaky_relu_value_d(double x, double p0, double p1, double p2)
 {
@@ -677,6 +695,36 @@ typedef struct {
 #define FNN_ELEMENTWISE_LOOPS_OF(name) ((fnn_elementwise_loops){                     \
     fnn_forward_##name##_d, fnn_forward_##name##_f,                                  \
     fnn_backward_##name##_d, fnn_backward_##name##_f})
+
+FNN_ELEMENTWISE(plain_relu)
+
+/* The loops of relu with its default parameters. */
+static fnn_elementwise_loops fnn_plain_relu_loops(void)
+{
+    return FNN_ELEMENTWISE_LOOPS_OF(plain_relu);
+}
+
+/* And its forward with the dense layer's bias fused: z += bias, a = relu(z)
+ * in one pass over memory (n_rows rows of n_cols; bias has n_cols). */
+#define FNN_PLAIN_RELU_WITH_BIAS(T)                                                    \
+    ptrdiff_t i, j;                                                                   \
+    for (i = 0; i < n_rows; i++, z += n_cols, a += n_cols)                            \
+        for (j = 0; j < n_cols; j++) {                                                \
+            T v = z[j] + bias[j];                                                     \
+            z[j] = v;                                                                 \
+            a[j] = v < (T)0 ? (T)0 : v;                                               \
+        }
+
+FNN_CLONES static void fnn_forward_bias_plain_relu_d(
+    double* z, const double* bias, double* a, ptrdiff_t n_rows, ptrdiff_t n_cols)
+{
+    FNN_PLAIN_RELU_WITH_BIAS(double)
+}
+FNN_CLONES static void fnn_forward_bias_plain_relu_f(
+    float* z, const float* bias, float* a, ptrdiff_t n_rows, ptrdiff_t n_cols)
+{
+    FNN_PLAIN_RELU_WITH_BIAS(float)
+}
 
 /* z[j] += bias[j] for a row of n elements (the dense layer's fused bias). */
 FNN_CLONES static void fnn_add_bias_d(double* z, const double* bias, ptrdiff_t n)

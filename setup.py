@@ -2,7 +2,9 @@
 
 Metadata lives in ``pyproject.toml``; this file only describes the Cython
 extensions. Every ``fastnn/**/*.pyx`` becomes one extension module. Templates
-(``*.pyx.tp``) are rendered to ``.pyx`` first with Cython's bundled Tempita.
+(``*.pyx.tp``, ``*.pxd.tp``) are rendered to ``.pyx`` and ``.pxd`` first with
+Cython's bundled Tempita, given the activation kinds table
+(``fastnn/_kernels/activation_kinds.py``).
 
 Environment switches
 --------------------
@@ -18,6 +20,7 @@ FASTNN_NO_TARGET_CLONES=1
 """
 
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -34,15 +37,27 @@ HERE = Path(__file__).resolve().parent
 DEBUG = os.environ.get("FASTNN_DEBUG", "0") not in ("", "0")
 
 
+def template_namespace(package_dir):
+    """The names every template sees: the public names of the kinds table.
+
+    The table is read from its file: the package cannot be imported before
+    its kernels are built.
+    """
+    table = runpy.run_path(str(package_dir / "_kernels" / "activation_kinds.py"))
+    return {name: table[name] for name in table["__all__"]}
+
+
 def render_templates(package_dir):
-    """Render every ``*.pyx.tp`` under ``package_dir`` to its ``.pyx``.
+    """Render every ``*.pyx.tp`` and ``*.pxd.tp`` under ``package_dir``.
 
     The rendered file is rewritten only when its text changes, so an unchanged
     template does not force Cython to recompile.
     """
-    for template_path in sorted(package_dir.rglob("*.pyx.tp")):
+    namespace = template_namespace(package_dir)
+    templates = [*package_dir.rglob("*.pyx.tp"), *package_dir.rglob("*.pxd.tp")]
+    for template_path in sorted(templates):
         target = template_path.with_suffix("")
-        text = Template(template_path.read_text(), name=str(template_path)).substitute()
+        text = Template(template_path.read_text(), name=str(template_path)).substitute(namespace)
         header = (
             f"# Generated from {template_path.name} by setup.py; edit the template.\n"
         )

@@ -1,7 +1,8 @@
 """Activation functions by name: the registry in front of the compiled kernels.
 
 Names, parameters and defaults follow Keras 3 (``keras.activations``), plus
-scikit-learn's aliases ``"identity"`` and ``"logistic"``::
+scikit-learn's aliases ``"identity"`` and ``"logistic"``; they come, with the
+kernels' kind codes, from the kinds table ``fastnn._kernels.activation_kinds``::
 
     >>> from fastnn import activations
     >>> act = activations.get("leaky_relu", negative_slope=0.1)
@@ -21,12 +22,13 @@ import numbers
 
 import numpy as np
 
+from fastnn._kernels import activation_kinds as _table
 from fastnn._kernels import activations as _kernels
 from fastnn._parallel import openmp_threads
 
 __all__ = ["Activation", "get", "names"]
 
-_REQUIRED = object()
+_REQUIRED = _table.REQUIRED
 
 
 def _real(name, value):
@@ -72,83 +74,59 @@ def _last_axis(name, value):
     return -1
 
 
-# name -> (kind name, {param: (default or _REQUIRED, validator)}, spec builder).
-# The spec builder maps the validated params to the kind code and the three
-# doubles the kernels read (see activations.pxd).
-def _plain(kind):
-    return (kind, {}, lambda p: (kind, (0.0, 0.0, 0.0)))
-
-
-def _one(kind, param, default, check):
-    return (kind, {param: (default, check)}, lambda p: (kind, (p[param], 0.0, 0.0)))
-
-
-def _rowwise(kind):
-    return (kind, {"axis": (-1, _last_axis)}, lambda p: (kind, (0.0, 0.0, 0.0)))
-
-
-_REGISTRY = {
-    "linear": _plain("linear"),
-    "relu": (
-        "relu",
-        {
-            "negative_slope": (0.0, _non_negative),
-            "max_value": (None, _optional_non_negative),
-            "threshold": (0.0, _non_negative),
-        },
-        lambda p: (
-            "relu",
-            (
-                p["negative_slope"],
-                math.inf if p["max_value"] is None else p["max_value"],
-                p["threshold"],
-            ),
-        ),
-    ),
-    "leaky_relu": _one("leaky_relu", "negative_slope", 0.2, _non_negative),
-    "relu6": _plain("relu6"),
-    "elu": _one("elu", "alpha", 1.0, _real),
-    "selu": _plain("selu"),
-    "celu": _one("celu", "alpha", 1.0, _positive),
-    "gelu": (
-        "gelu",
-        {"approximate": (False, _boolean)},
-        lambda p: ("gelu_tanh" if p["approximate"] else "gelu", (0.0, 0.0, 0.0)),
-    ),
-    "sigmoid": _plain("sigmoid"),
-    "hard_sigmoid": _plain("hard_sigmoid"),
-    "sparse_sigmoid": _plain("sparse_sigmoid"),
-    "log_sigmoid": _plain("log_sigmoid"),
-    "tanh": _plain("tanh"),
-    "hard_tanh": _plain("hard_tanh"),
-    "tanh_shrink": _plain("tanh_shrink"),
-    "softplus": _plain("softplus"),
-    "softsign": _plain("softsign"),
-    "sparse_plus": _plain("sparse_plus"),
-    "squareplus": _one("squareplus", "b", 4.0, _non_negative),
-    "silu": _plain("silu"),
-    "hard_silu": _plain("hard_silu"),
-    "mish": _plain("mish"),
-    "exponential": _plain("exponential"),
-    "soft_shrink": _one("soft_shrink", "threshold", 0.5, _non_negative),
-    "hard_shrink": _one("hard_shrink", "threshold", 0.5, _non_negative),
-    "threshold": (
-        "threshold",
-        {"threshold": (_REQUIRED, _real), "default_value": (_REQUIRED, _real)},
-        lambda p: ("threshold", (p["threshold"], p["default_value"], 0.0)),
-    ),
-    "softmax": _rowwise("softmax"),
-    "log_softmax": _rowwise("log_softmax"),
-    "glu": _rowwise("glu"),
-    "sparsemax": _rowwise("sparsemax"),
+# How the table's parameters are validated (Param.check).
+_CHECKS = {
+    "real": _real,
+    "non_negative": _non_negative,
+    "positive": _positive,
+    "optional_non_negative": _optional_non_negative,
 }
 
-_ALIASES = {
-    "identity": "linear",
-    "logistic": "sigmoid",
-    "swish": "silu",
-    "hard_swish": "hard_silu",
-}
+
+class _Entry:
+    # One name of the registry: its Keras parameters, in Keras order, as
+    # {param: (default or _REQUIRED, validator)}; the names of those the
+    # kernels read (spec.param[0..2], in order); and the kind code, or with a
+    # boolean flag choosing between two kinds, the code for each flag value.
+    __slots__ = ("schema", "kernel_params", "flag", "codes")
+
+    def __init__(self, code, kind):
+        self.schema = {param.name: (param.default, _CHECKS[param.check]) for param in kind.params}
+        if kind.rowwise:
+            self.schema["axis"] = (-1, _last_axis)
+        self.kernel_params = tuple(param.name for param in kind.params)
+        self.flag = None
+        self.codes = {None: code}
+
+    def add_variant(self, flag, code):
+        self.schema[flag] = (False, _boolean)
+        self.flag = flag
+        self.codes = {False: self.codes[None], True: code}
+
+    def code(self, values):
+        return self.codes[values[self.flag] if self.flag else None]
+
+    def spec(self, values):
+        # The three doubles the kernels read; no bound (None) is inf.
+        spec = [math.inf if values[name] is None else values[name]
+                for name in self.kernel_params]
+        return spec + [0.0] * (3 - len(spec))
+
+
+def _registry():
+    registry, aliases = {}, {}
+    for code, kind in enumerate(_table.TABLE):
+        if kind.variant_of is None:
+            registry[kind.name] = _Entry(code, kind)
+            aliases.update(dict.fromkeys(kind.aliases, kind.name))
+    for code, kind in enumerate(_table.TABLE):
+        if kind.variant_of is not None:
+            name, flag = kind.variant_of
+            registry[name].add_variant(flag, code)
+    return registry, aliases
+
+
+_REGISTRY, _ALIASES = _registry()
 
 
 def names():
@@ -214,7 +192,8 @@ class Activation:
     name : str
         Canonical (Keras) name; aliases resolve to it.
     kind : int
-        Kernel kind code (``fastnn._kernels.activations.KINDS``).
+        Kernel kind code: the kind's position in
+        ``fastnn._kernels.activation_kinds.TABLE``.
     params : dict
         Every parameter of the activation, defaults filled in.
     is_rowwise : bool
@@ -232,7 +211,8 @@ class Activation:
                 f"unknown activation {name!r}; valid names are: {', '.join(names())}"
             )
         canonical = _ALIASES.get(name, name)
-        _, schema, build_spec = _REGISTRY[canonical]
+        entry = _REGISTRY[canonical]
+        schema = entry.schema
         unknown = sorted(set(params) - set(schema))
         if unknown:
             accepted = ", ".join(schema) if schema else "none"
@@ -254,11 +234,10 @@ class Activation:
                 )
             else:
                 values[param] = default
-        kind_name, spec = build_spec(values)
-        spec_params = np.array(spec, dtype=np.float64)
+        spec_params = np.array(entry.spec(values), dtype=np.float64)
         spec_params.flags.writeable = False
         self._name = canonical
-        self._kind = _kernels.KINDS[kind_name]
+        self._kind = entry.code(values)
         self._params = values
         self._spec_params = spec_params
 
@@ -276,7 +255,7 @@ class Activation:
 
     @property
     def is_rowwise(self):
-        return self._kind in _kernels.ROWWISE_KINDS
+        return _table.TABLE[self._kind].rowwise
 
     @property
     def spec_params(self):

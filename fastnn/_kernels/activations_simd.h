@@ -1,6 +1,8 @@
 /* Vectorised activation kinds: per-element value and slope functions and
- * the loops over contiguous blocks that apply them (see activations.pyx.tp,
- * which dispatches to these loops once per call).
+ * the loops over contiguous blocks that apply them. The kinds written here
+ * are those with math=C in the kinds table (activation_kinds.py), from which
+ * activations.pyx.tp instantiates their loops and dispatches to them once
+ * per call.
  *
  * For each element-wise kind NAME:
  *   fnn_NAME_value_d(double x, p0, p1, p2)  the value in double,
@@ -16,7 +18,8 @@
  *                                           that a subnormal product rounds
  *                                           once; elsewhere it is g times the
  *                                           slope rounded to double
- *                                           (fnn_NAME_slope_d).
+ *                                           (fnn_NAME_slope_d, then
+ *                                           FNN_VJP_FROM_SLOPE(NAME)).
  * All are branch-free (selects, not jumps) so that the loops vectorise; a
  * NaN input gives NaN (every select below is written so NaN takes the
  * arithmetic side, or is tested explicitly).
@@ -82,10 +85,18 @@ FNN_INLINE double fnn_sigmoid_times_d(double g, double x)
  * Element-wise kinds.
  * ---------------------------------------------------------------------- */
 
+/* g * slope for the kinds whose slope has no exponential tail. */
+#define FNN_VJP_FROM_SLOPE(name)                                                     \
+FNN_INLINE double fnn_##name##_vjp_d(double g, double x, double p0, double p1, double p2) \
+{                                                                                    \
+    return g * fnn_##name##_slope_d(x, p0, p1, p2);                                  \
+}
+
 /* linear */
 FNN_INLINE double fnn_linear_value_d(double x, double p0, double p1, double p2) { return x; }
 FNN_INLINE float fnn_linear_value_f(float x, double p0, double p1, double p2) { return x; }
 FNN_INLINE double fnn_linear_slope_d(double x, double p0, double p1, double p2) { return 1.0; }
+FNN_VJP_FROM_SLOPE(linear)
 
 /* relu (Keras): min(x, max_value) for x > threshold, negative_slope *
  * (x - threshold) otherwise. p0 = negative_slope, p1 = max_value (inf for
@@ -108,6 +119,25 @@ FNN_INLINE double fnn_relu_slope_d(double x, double p0, double p1, double p2)
 {
     return x > p2 ? (x < p1 ? 1.0 : 0.0) : p0;
 }
+FNN_VJP_FROM_SLOPE(relu)
+
+/* relu with Keras' default parameters, max(x, 0): the hot path of hidden
+ * layers, with loops of its own (fnn_plain_relu_loops). Written x < 0 so
+ * that NaN and -0.0 pass through, as np.maximum does; slope 0 at 0, as in
+ * scikit-learn. */
+FNN_INLINE double fnn_plain_relu_value_d(double x, double p0, double p1, double p2)
+{
+    return x < 0.0 ? 0.0 : x;
+}
+FNN_INLINE float fnn_plain_relu_value_f(float x, double p0, double p1, double p2)
+{
+    return x < 0.0f ? 0.0f : x;
+}
+FNN_INLINE double fnn_plain_relu_slope_d(double x, double p0, double p1, double p2)
+{
+    return x > 0.0 ? 1.0 : 0.0;
+}
+FNN_VJP_FROM_SLOPE(plain_relu)
 
 /* leaky_relu: x for x > 0, negative_slope * x otherwise. */
 FNN_INLINE double fnn_leaky_relu_value_d(double x, double p0, double p1, double p2)
@@ -122,6 +152,7 @@ FNN_INLINE double fnn_leaky_relu_slope_d(double x, double p0, double p1, double 
 {
     return x > 0.0 ? 1.0 : p0;
 }
+FNN_VJP_FROM_SLOPE(leaky_relu)
 
 /* relu6: min(max(x, 0), 6); NaN fails both tests and passes through. */
 #define FNN_RELU6(T) return x < (T)0 ? (T)0 : (x > (T)6 ? (T)6 : x)
@@ -131,6 +162,7 @@ FNN_INLINE double fnn_relu6_slope_d(double x, double p0, double p1, double p2)
 {
     return (x > 0.0) & (x < 6.0) ? 1.0 : 0.0;
 }
+FNN_VJP_FROM_SLOPE(relu6)
 
 /* elu: x for x > 0, alpha * expm1(x) otherwise (p0 = alpha). */
 FNN_INLINE double fnn_elu_value_d(double x, double p0, double p1, double p2)
@@ -269,6 +301,7 @@ FNN_INLINE double fnn_hard_sigmoid_slope_d(double x, double p0, double p1, doubl
 {
     return (x > -3.0) & (x < 3.0) ? 1.0 / 6.0 : 0.0;
 }
+FNN_VJP_FROM_SLOPE(hard_sigmoid)
 
 /* sparse_sigmoid: 0 for x <= -1, (x + 1) / 2 in between, 1 for x >= 1. */
 #define FNN_SPARSE_SIGMOID(T) return x <= (T)-1 ? (T)0 : (x >= (T)1 ? (T)1 : (T)0.5 * (x + (T)1))
@@ -278,6 +311,7 @@ FNN_INLINE double fnn_sparse_sigmoid_slope_d(double x, double p0, double p1, dou
 {
     return (x > -1.0) & (x < 1.0) ? 0.5 : 0.0;
 }
+FNN_VJP_FROM_SLOPE(sparse_sigmoid)
 
 /* log_sigmoid: min(x, 0) - log1p(exp(-|x|)), two terms <= 0. */
 FNN_INLINE double fnn_log_sigmoid_value_d(double x, double p0, double p1, double p2)
@@ -313,6 +347,7 @@ FNN_INLINE double fnn_hard_tanh_slope_d(double x, double p0, double p1, double p
 {
     return (x > -1.0) & (x < 1.0) ? 1.0 : 0.0;
 }
+FNN_VJP_FROM_SLOPE(hard_tanh)
 
 /* tanh_shrink: x - tanh(x), which cancels for small |x|.
  *   |x| <= 1:     x^3 g(x^2), g(s) = (x - tanh x) / x^3 a degree-15 fit on
@@ -423,6 +458,7 @@ FNN_INLINE double fnn_sparse_plus_slope_d(double x, double p0, double p1, double
 {
     return x <= -1.0 ? 0.0 : (x >= 1.0 ? 1.0 : 0.5 * (x + 1.0));
 }
+FNN_VJP_FROM_SLOPE(sparse_plus)
 
 /* squareplus: (x + sqrt(x^2 + b)) / 2, p0 = b >= 0.
  * r = sqrt(x^2 + b) = hypot(x, sqrt(b)) is formed with x scaled by 2^-600
@@ -510,6 +546,7 @@ FNN_INLINE double fnn_hard_silu_slope_d(double x, double p0, double p1, double p
 {
     return x <= -3.0 ? 0.0 : (x >= 3.0 ? 1.0 : (2.0 * x + 3.0) / 6.0);
 }
+FNN_VJP_FROM_SLOPE(hard_silu)
 
 /* mish: x tanh(softplus(x)). With e = exp(-|x|):
  *   x >= 0: tanh(softplus(x)) = (1 + 2e) / (1 + 2e + 2e^2)
@@ -571,6 +608,7 @@ FNN_INLINE double fnn_soft_shrink_slope_d(double x, double p0, double p1, double
 {
     return fabs(x) > p0 ? 1.0 : 0.0;
 }
+FNN_VJP_FROM_SLOPE(soft_shrink)
 
 /* hard_shrink: x for |x| > t, 0 otherwise; NaN fails the test, passes. */
 FNN_INLINE double fnn_hard_shrink_value_d(double x, double p0, double p1, double p2)
@@ -585,6 +623,7 @@ FNN_INLINE double fnn_hard_shrink_slope_d(double x, double p0, double p1, double
 {
     return fabs(x) > p0 ? 1.0 : 0.0;
 }
+FNN_VJP_FROM_SLOPE(hard_shrink)
 
 /* threshold: x for x > threshold (p0), default_value (p1) otherwise. */
 FNN_INLINE double fnn_threshold_value_d(double x, double p0, double p1, double p2)
@@ -599,6 +638,7 @@ FNN_INLINE double fnn_threshold_slope_d(double x, double p0, double p1, double p
 {
     return x > p0 ? 1.0 : 0.0;
 }
+FNN_VJP_FROM_SLOPE(threshold)
 
 /* ------------------------------------------------------------------------
  * Loops over a contiguous block of n elements. Float32 gradients are
@@ -634,54 +674,57 @@ FNN_CLONES static void fnn_backward_##name##_f(                                 
     for (k = 0; k < n; k++) gz[k] = (float)fnn_##name##_vjp_d(g[k], z[k], p0, p1, p2); \
 }
 
-/* g * slope for the kinds whose slope has no exponential tail. */
-#define FNN_VJP_FROM_SLOPE(name)                                                     \
-FNN_INLINE double fnn_##name##_vjp_d(double g, double x, double p0, double p1, double p2) \
-{                                                                                    \
-    return g * fnn_##name##_slope_d(x, p0, p1, p2);                                  \
-}
-
+/* A kind's four loops. activations.pyx instantiates them for every C
+ * element-wise kind of the kinds table (activation_kinds.py) and looks
+ * them up by kind code, once per call. */
 #define FNN_ELEMENTWISE(name) FNN_FORWARD_LOOPS(name) FNN_BACKWARD_LOOPS(name)
 
-FNN_VJP_FROM_SLOPE(linear)
-FNN_VJP_FROM_SLOPE(relu)
-FNN_VJP_FROM_SLOPE(leaky_relu)
-FNN_VJP_FROM_SLOPE(relu6)
-FNN_VJP_FROM_SLOPE(hard_sigmoid)
-FNN_VJP_FROM_SLOPE(sparse_sigmoid)
-FNN_VJP_FROM_SLOPE(hard_tanh)
-FNN_VJP_FROM_SLOPE(sparse_plus)
-FNN_VJP_FROM_SLOPE(hard_silu)
-FNN_VJP_FROM_SLOPE(soft_shrink)
-FNN_VJP_FROM_SLOPE(hard_shrink)
-FNN_VJP_FROM_SLOPE(threshold)
+typedef void (*fnn_forward_loop_d)(const double*, double*, ptrdiff_t, double, double, double);
+typedef void (*fnn_forward_loop_f)(const float*, float*, ptrdiff_t, double, double, double);
+typedef void (*fnn_backward_loop_d)(const double*, const double*, double*, ptrdiff_t,
+                                    double, double, double);
+typedef void (*fnn_backward_loop_f)(const float*, const float*, float*, ptrdiff_t,
+                                    double, double, double);
+typedef struct {
+    fnn_forward_loop_d forward_d;
+    fnn_forward_loop_f forward_f;
+    fnn_backward_loop_d backward_d;
+    fnn_backward_loop_f backward_f;
+} fnn_elementwise_loops;
 
-FNN_ELEMENTWISE(linear)
-FNN_ELEMENTWISE(relu)
-FNN_ELEMENTWISE(leaky_relu)
-FNN_ELEMENTWISE(relu6)
-FNN_ELEMENTWISE(elu)
-FNN_ELEMENTWISE(selu)
-FNN_ELEMENTWISE(celu)
-FNN_ELEMENTWISE(gelu_tanh)
-FNN_ELEMENTWISE(sigmoid)
-FNN_ELEMENTWISE(hard_sigmoid)
-FNN_ELEMENTWISE(sparse_sigmoid)
-FNN_ELEMENTWISE(log_sigmoid)
-FNN_ELEMENTWISE(tanh)
-FNN_ELEMENTWISE(hard_tanh)
-FNN_ELEMENTWISE(tanh_shrink)
-FNN_ELEMENTWISE(softplus)
-FNN_ELEMENTWISE(softsign)
-FNN_ELEMENTWISE(sparse_plus)
-FNN_ELEMENTWISE(squareplus)
-FNN_ELEMENTWISE(silu)
-FNN_ELEMENTWISE(hard_silu)
-FNN_ELEMENTWISE(mish)
-FNN_ELEMENTWISE(exponential)
-FNN_ELEMENTWISE(soft_shrink)
-FNN_ELEMENTWISE(hard_shrink)
-FNN_ELEMENTWISE(threshold)
+#define FNN_ELEMENTWISE_LOOPS_OF(name) ((fnn_elementwise_loops){                     \
+    fnn_forward_##name##_d, fnn_forward_##name##_f,                                  \
+    fnn_backward_##name##_d, fnn_backward_##name##_f})
+
+FNN_ELEMENTWISE(plain_relu)
+
+/* The loops of relu with its default parameters. */
+static fnn_elementwise_loops fnn_plain_relu_loops(void)
+{
+    return FNN_ELEMENTWISE_LOOPS_OF(plain_relu);
+}
+
+/* And its forward with the dense layer's bias fused: z += bias, a = relu(z)
+ * in one pass over memory (n_rows rows of n_cols; bias has n_cols). */
+#define FNN_PLAIN_RELU_WITH_BIAS(T)                                                    \
+    ptrdiff_t i, j;                                                                   \
+    for (i = 0; i < n_rows; i++, z += n_cols, a += n_cols)                            \
+        for (j = 0; j < n_cols; j++) {                                                \
+            T v = z[j] + bias[j];                                                     \
+            z[j] = v;                                                                 \
+            a[j] = v < (T)0 ? (T)0 : v;                                               \
+        }
+
+FNN_CLONES static void fnn_forward_bias_plain_relu_d(
+    double* z, const double* bias, double* a, ptrdiff_t n_rows, ptrdiff_t n_cols)
+{
+    FNN_PLAIN_RELU_WITH_BIAS(double)
+}
+FNN_CLONES static void fnn_forward_bias_plain_relu_f(
+    float* z, const float* bias, float* a, ptrdiff_t n_rows, ptrdiff_t n_cols)
+{
+    FNN_PLAIN_RELU_WITH_BIAS(float)
+}
 
 /* z[j] += bias[j] for a row of n elements (the dense layer's fused bias). */
 FNN_CLONES static void fnn_add_bias_d(double* z, const double* bias, ptrdiff_t n)
@@ -696,8 +739,13 @@ FNN_CLONES static void fnn_add_bias_f(float* z, const float* bias, ptrdiff_t n)
 }
 
 /* ------------------------------------------------------------------------
- * Row-wise kinds. Reductions use 16 partial results in a fixed order, so a
- * row's result depends neither on its address nor on the vector width.
+ * Row-wise kinds. Each NAME has one row's forward and backward,
+ *   fnn_NAME_row_d/_f(z, a, n_in, n_out),
+ *   fnn_NAME_row_backward_d/_f(z, a, g, gz, n_in, n_out),
+ * the same arguments for every kind (each reads what it needs), so that
+ * activations.pyx looks them up by kind code (FNN_ROWWISE_LOOPS_OF).
+ * Reductions use 16 partial results in a fixed order, so a row's result
+ * depends neither on its address nor on the vector width.
  * ---------------------------------------------------------------------- */
 #define FNN_PARTS 16
 
@@ -812,7 +860,7 @@ FNN_INLINE double fnn_split_d(double x, double* e)
  * (number of maxima) + (sum of the others): added to a leading 1, the
  * small terms of a dominated row would each round at the spacing of 1. The
  * maxima's exp(0) = 1 are parked as 0 between the passes. */
-FNN_CLONES static void fnn_softmax_row_d(const double* z, double* a, ptrdiff_t n)
+FNN_CLONES static void fnn_softmax_row_d(const double* z, double* a, ptrdiff_t n, ptrdiff_t n_out)
 {
     double m = fnn_row_max_d(z, n), err, d, total;
     ptrdiff_t j, ties = 0;
@@ -826,7 +874,7 @@ FNN_CLONES static void fnn_softmax_row_d(const double* z, double* a, ptrdiff_t n
 }
 /* float32: the exponentials in float, their sum in double (where the small
  * terms' roundings are far below a float ulp). */
-FNN_CLONES static void fnn_softmax_row_f(const float* z, float* a, ptrdiff_t n)
+FNN_CLONES static void fnn_softmax_row_f(const float* z, float* a, ptrdiff_t n, ptrdiff_t n_out)
 {
     float m = fnn_row_max_f(z, n), err, d;
     double inv;
@@ -872,12 +920,12 @@ FNN_INLINE double fnn_softmax_pivot_sum_f(const float* a, const float* g, double
     for (j = 0; j < n; j++) gz[j] = (T)((double)a[j] * (((double)g[j] - P) + c));
 
 FNN_CLONES static void fnn_softmax_row_backward_d(
-    const double* a, const double* g, double* gz, ptrdiff_t n)
+    const double* z, const double* a, const double* g, double* gz, ptrdiff_t n, ptrdiff_t n_out)
 {
     FNN_SOFTMAX_BACKWARD(double, d)
 }
 FNN_CLONES static void fnn_softmax_row_backward_f(
-    const float* a, const float* g, float* gz, ptrdiff_t n)
+    const float* z, const float* a, const float* g, float* gz, ptrdiff_t n, ptrdiff_t n_out)
 {
     FNN_SOFTMAX_BACKWARD(float, f)
 }
@@ -910,11 +958,11 @@ FNN_CLONES static void fnn_softmax_row_backward_f(
         a[j] = (T)(d == (T)0 ? -log_total : (d - log_total) + err);                   \
     }
 
-FNN_CLONES static void fnn_log_softmax_row_d(const double* z, double* a, ptrdiff_t n)
+FNN_CLONES static void fnn_log_softmax_row_d(const double* z, double* a, ptrdiff_t n, ptrdiff_t n_out)
 {
     FNN_LOG_SOFTMAX_ROW(double, d)
 }
-FNN_CLONES static void fnn_log_softmax_row_f(const float* z, float* a, ptrdiff_t n)
+FNN_CLONES static void fnn_log_softmax_row_f(const float* z, float* a, ptrdiff_t n, ptrdiff_t n_out)
 {
     FNN_LOG_SOFTMAX_ROW(float, f)
 }
@@ -979,12 +1027,12 @@ FNN_INLINE void fnn_log_softmax_backward_loop_f(
                                           0.0, 0.0, 0);
 
 FNN_CLONES static void fnn_log_softmax_row_backward_d(
-    const double* z, const double* a, const double* g, double* gz, ptrdiff_t n)
+    const double* z, const double* a, const double* g, double* gz, ptrdiff_t n, ptrdiff_t n_out)
 {
     FNN_LOG_SOFTMAX_BACKWARD(double, d)
 }
 FNN_CLONES static void fnn_log_softmax_row_backward_f(
-    const float* z, const float* a, const float* g, float* gz, ptrdiff_t n)
+    const float* z, const float* a, const float* g, float* gz, ptrdiff_t n, ptrdiff_t n_out)
 {
     FNN_LOG_SOFTMAX_BACKWARD(float, f)
 }
@@ -1015,7 +1063,7 @@ FNN_INLINE double fnn_glu_gate_times_d(double m_x, double e_x, double v, double 
     return fnn_scale_any_d(v >= 0.0 ? c : c * p, v >= 0.0 ? e_x : e_x + k);
 }
 
-FNN_CLONES static void fnn_glu_row_d(const double* z, double* a, ptrdiff_t n_out)
+FNN_CLONES static void fnn_glu_row_d(const double* z, double* a, ptrdiff_t n_in, ptrdiff_t n_out)
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
@@ -1027,7 +1075,7 @@ FNN_CLONES static void fnn_glu_row_d(const double* z, double* a, ptrdiff_t n_out
 /* float32: u exp(-|v|) underflows for every float u by v = -200, where
  * fnn_exp_parts_wide_f stops. c p (p up to 1.42) could pass FLT_MAX on
  * the way to a smaller result: for |c| >= 1 p is halved and k raised. */
-FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_out)
+FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_in, ptrdiff_t n_out)
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
@@ -1057,7 +1105,7 @@ FNN_CLONES static void fnn_glu_row_f(const float* z, float* a, ptrdiff_t n_out)
  * exp(-|v|) / (1 + exp(-|v|))^2, as m_g m_u p / d^2 times 2^(e_g + e_u + k),
  * which overflows or underflows only where the exact result does. */
 FNN_CLONES static void fnn_glu_row_backward_d(
-    const double* z, const double* g, double* gz, ptrdiff_t n_out)
+    const double* z, const double* a, const double* g, double* gz, ptrdiff_t n_in, ptrdiff_t n_out)
 {
     ptrdiff_t j;
     for (j = 0; j < n_out; j++) {
@@ -1071,9 +1119,27 @@ FNN_CLONES static void fnn_glu_row_backward_d(
     }
 }
 FNN_CLONES static void fnn_glu_row_backward_f(
-    const float* z, const float* g, float* gz, ptrdiff_t n_out)
+    const float* z, const float* a, const float* g, float* gz, ptrdiff_t n_in, ptrdiff_t n_out)
 {
     FNN_GLU_BACKWARD(float)
 }
+
+/* A row-wise kind's four functions, looked up by kind code. */
+typedef void (*fnn_row_forward_d)(const double*, double*, ptrdiff_t, ptrdiff_t);
+typedef void (*fnn_row_forward_f)(const float*, float*, ptrdiff_t, ptrdiff_t);
+typedef void (*fnn_row_backward_d)(const double*, const double*, const double*, double*,
+                                   ptrdiff_t, ptrdiff_t);
+typedef void (*fnn_row_backward_f)(const float*, const float*, const float*, float*,
+                                   ptrdiff_t, ptrdiff_t);
+typedef struct {
+    fnn_row_forward_d forward_d;
+    fnn_row_forward_f forward_f;
+    fnn_row_backward_d backward_d;
+    fnn_row_backward_f backward_f;
+} fnn_rowwise_loops;
+
+#define FNN_ROWWISE_LOOPS_OF(name) ((fnn_rowwise_loops){                             \
+    fnn_##name##_row_d, fnn_##name##_row_f,                                          \
+    fnn_##name##_row_backward_d, fnn_##name##_row_backward_f})
 
 #endif /* FASTNN_ACTIVATIONS_SIMD_H */

@@ -38,7 +38,7 @@ from sklearn.utils.validation import (
 from fastnn import activations as _activations
 from fastnn._shutdown import fit_in_progress
 from fastnn.network import Network
-from fastnn._fitting import FitInfo, NON_FINITE_MESSAGE, _FitRun, _Progress  # noqa: F401 (re-exported)
+from fastnn._fitting import NON_FINITE_MESSAGE, _FitRun, _Progress
 
 try:  # scikit-learn >= 1.9: the callback API (ProgressBar, ScoringMonitor)
     from sklearn.callback import CallbackSupportMixin as _CallbackSupportMixin

@@ -3,7 +3,7 @@
 :class:`_FitRun` drives a private :class:`fastnn.network.Network` through the
 stochastic solvers (the compiled epoch loop) or L-BFGS (scipy), with
 scikit-learn's learning-rate schedules (:class:`_Schedule`), stopping rules and
-bookkeeping (:class:`_Progress`), user callbacks (:class:`FitInfo`) and
+bookkeeping (:class:`_Progress`), user callbacks (:class:`fastnn.callbacks.FitInfo`) and
 scikit-learn's callback API. It publishes a snapshot after every complete
 epoch and rolls back a partial one; :mod:`fastnn._base` decides what to commit.
 """
@@ -21,43 +21,12 @@ from sklearn.utils import shuffle as shuffle_array
 from sklearn.utils.optimize import _check_optimize_result
 
 from fastnn._shutdown import InterpreterExiting, stop_if_exiting
+from fastnn.callbacks import FitInfo
 from fastnn.optimizers import SGD, Adam
 
 # scikit-learn's message, kept word for word: users search for it.
 NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
                       "contain large values and need to be preprocessed.")
-
-class FitInfo:
-    """What a ``callbacks=`` callable receives after each epoch (or L-BFGS iteration).
-
-    Attributes
-    ----------
-    epoch : int
-        Epochs completed in this call to ``fit``/``partial_fit`` (``n_iter_`` so far).
-    loss : float
-        Training loss of the epoch (the last entry of ``loss_curve_``).
-    validation_score : float or None
-        Score on the validation set (with ``early_stopping=True``).
-    validation_loss : float or None
-        Loss on the validation set (with ``early_stopping=True``).
-    estimator : estimator
-        The estimator being fitted. Its ``predict`` already uses the parameters of
-        this epoch; its other fitted attributes are set when the fit returns.
-    """
-
-    __slots__ = ("epoch", "loss", "validation_score", "validation_loss", "estimator")
-
-    def __init__(self, epoch, loss, validation_score, validation_loss, estimator):
-        self.epoch = epoch
-        self.loss = loss
-        self.validation_score = validation_score
-        self.validation_loss = validation_loss
-        self.estimator = estimator
-
-    def __repr__(self):
-        return (f"FitInfo(epoch={self.epoch}, loss={self.loss!r}, "
-                f"validation_score={self.validation_score!r}, "
-                f"validation_loss={self.validation_loss!r})")
 
 
 class _Schedule:

@@ -43,7 +43,7 @@ _PARAMETERS_DOC = """
     verbose : bool, default=False
         Print the loss after every iteration or epoch.
     callbacks : callable, list of callables or None, default=None
-        Called after every iteration/epoch with a :class:`fastnn._fitting.FitInfo`;
+        Called after every iteration/epoch with a :class:`fastnn.callbacks.FitInfo`;
         returning True stops training."""
 
 _ATTRIBUTES_DOC = """

@@ -86,7 +86,7 @@ _COMMON_PARAMETERS_DOC = """
 _CALLBACKS_DOC = """
     callbacks : callable, list of callables or None, default=None
         Called after every epoch (L-BFGS iteration) with a
-        :class:`fastnn._fitting.FitInfo` (``epoch``, ``loss``, ``validation_score``,
+        :class:`fastnn.callbacks.FitInfo` (``epoch``, ``loss``, ``validation_score``,
         ``validation_loss``, ``estimator``); a callable returning True stops
         training. scikit-learn's callbacks (``ProgressBar``, ``ScoringMonitor``)
         attach with ``set_callbacks`` instead."""

@@ -22,7 +22,8 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from fastnn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
-from fastnn._base import NON_FINITE_MESSAGE, FitInfo
+from fastnn._fitting import NON_FINITE_MESSAGE
+from fastnn.callbacks import FitInfo
 from fastnn.network import Network
 
 SOLVERS = ["lbfgs", "sgd", "adam"]

@@ -13,7 +13,7 @@ Three guarantees shape the code:
   at the end in one step. If it raises (bad input, divergence, a failing callback),
   a previously fitted estimator is left exactly as it was.
 * **Consistent predictions during a fit.** Everything ``predict`` needs lives in one
-  immutable :class:`_Model` snapshot, held by one attribute. After each complete epoch
+  immutable :class:`fastnn._model.FittedModel` snapshot, held by one attribute. After each complete epoch
   the fit publishes a new snapshot (new arrays) with one reference assignment, and
   ``predict`` reads that reference once: another thread never sees half an epoch.
 * **Same results as scikit-learn.** With scikit-learn's activations the random state
@@ -39,6 +39,7 @@ from fastnn import activations as _activations
 from fastnn._shutdown import fit_in_progress
 from fastnn.network import Network
 from fastnn._fitting import NON_FINITE_MESSAGE, _FitRun, _Progress
+from fastnn._model import FittedModel
 
 try:  # scikit-learn >= 1.9: the callback API (ProgressBar, ScoringMonitor)
     from sklearn.callback import CallbackSupportMixin as _CallbackSupportMixin
@@ -92,85 +93,6 @@ class _ActivationConstraint(StrOptions):
     def __str__(self):
         return ("a str among {" + ", ".join(sorted(self.names))
                 + "} or a list of them, one per hidden layer")
-
-
-class _Model:
-    """Everything prediction needs: one immutable snapshot of a fitted network.
-
-    Parameters
-    ----------
-    network : Network
-        Structure (layer sizes, activations, loss); its own ``params`` are not used,
-        ``params`` is passed to every forward pass.
-    params : ndarray of shape (n_params,)
-        Flat parameters, owned by this snapshot (never written by a fit).
-    n_features_in : int
-    feature_names_in : ndarray of str or None
-    labels : object or None
-        The classifier's label binarizer (None for regressors).
-    """
-
-    __slots__ = ("network", "params", "coefs", "intercepts", "n_features_in",
-                 "feature_names_in", "labels")
-
-    def __init__(self, network, params, n_features_in, feature_names_in=None, labels=None):
-        self.network = network
-        self.params = params
-        self.n_features_in = n_features_in
-        self.feature_names_in = feature_names_in
-        self.labels = labels
-        self.coefs = [params[w:w + n_in * n_z].reshape(n_in, n_z)
-                      for n_in, n_z, _, w, _ in network.layers]
-        self.intercepts = [params[b:b + n_z] for _, n_z, _, _, b in network.layers]
-
-    @property
-    def dtype(self):
-        return self.params.dtype
-
-    def with_params(self, params):
-        """A new snapshot of the same network holding ``params`` (not copied)."""
-        return _Model(self.network, params, self.n_features_in, self.feature_names_in,
-                      self.labels)
-
-    def forward(self, X):
-        return self.network.forward(X, params=self.params)
-
-    # The network is rebuilt on unpickling: it holds compiled-activation objects and
-    # caches that have no business in a pickle.
-    def __getstate__(self):
-        net = self.network
-        return {"layer_sizes": net.layer_sizes,
-                "hidden_activation": [a.name for a in net.activations[:-1]],
-                "loss": net.loss, "params": self.params,
-                "n_features_in": self.n_features_in,
-                "feature_names_in": self.feature_names_in, "labels": self.labels}
-
-    def __setstate__(self, state):
-        # The state may come from a model file (fastnn.load): check it before the
-        # kernels read it. Network validates sizes, activation names and loss.
-        params, sizes = state["params"], state["layer_sizes"]
-        if not (isinstance(params, np.ndarray) and params.ndim == 1
-                and params.dtype in (np.float32, np.float64)):
-            raise ValueError("a fitted model's parameters must be a 1-D float32 or "
-                             f"float64 array, got {type(params).__name__} "
-                             f"{getattr(params, 'dtype', '')}")
-        # Weights and biases of plain layers are a lower bound on the parameter
-        # count (glu layers have more): a file claiming huge layers around a small
-        # array is refused before Network allocates for them.
-        if not isinstance(sizes, (tuple, list)) or not all(
-                isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes):
-            raise ValueError(f"layer sizes must be a sequence of integers, got {sizes!r}")
-        if sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) > params.size:
-            raise ValueError(f"{params.size} parameters cannot fill layers {tuple(sizes)}")
-        network = Network(sizes, state["hidden_activation"], state["loss"], params.dtype)
-        if params.shape != (network.n_params,):
-            raise ValueError(f"{network!r} has {network.n_params} parameters, "
-                             f"got {params.size}")
-        if state["n_features_in"] != network.n_features:
-            raise ValueError(f"{network!r} takes {network.n_features} features, not "
-                             f"{state['n_features_in']!r}")
-        self.__init__(network, np.ascontiguousarray(params), state["n_features_in"],
-                      state["feature_names_in"], state["labels"])
 
 
 class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
@@ -398,8 +320,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         else:
             self._check_continuation(previous, network)
             network.set_params(previous.params)
-        model = _Model(Network(layer_sizes, hidden_activation, loss, X.dtype),
-                       network.params.copy(), n_features_in, feature_names_in, labels)
+        model = FittedModel(Network(layer_sizes, hidden_activation, loss, X.dtype),
+                            network.params.copy(), n_features_in, feature_names_in, labels)
         stochastic = solver in STOCHASTIC_SOLVERS
         if first_pass:
             progress = _Progress.fresh(stochastic, early_stopping, network.params)

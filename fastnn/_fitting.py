@@ -2,7 +2,7 @@
 
 :class:`_FitRun` drives a private :class:`fastnn.network.Network` through the
 stochastic solvers (the compiled epoch loop) or L-BFGS (scipy), with
-scikit-learn's learning-rate schedules (:class:`_Schedule`), stopping rules and
+scikit-learn's learning-rate schedules (:class:`fastnn._schedule.Schedule`), stopping rules and
 bookkeeping (:class:`_Progress`), user callbacks (:class:`fastnn.callbacks.FitInfo`) and
 scikit-learn's callback API. It publishes a snapshot after every complete
 epoch and rolls back a partial one; :mod:`fastnn._base` decides what to commit.
@@ -21,73 +21,12 @@ from sklearn.utils import shuffle as shuffle_array
 from sklearn.utils.optimize import _check_optimize_result
 
 from fastnn._shutdown import InterpreterExiting, stop_if_exiting
+from fastnn._schedule import Schedule
 from fastnn.callbacks import FitInfo
-from fastnn.optimizers import SGD, Adam
 
 # scikit-learn's message, kept word for word: users search for it.
 NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
                       "contain large values and need to be preprocessed.")
-
-
-class _Schedule:
-    """An optimizer plus scikit-learn's learning-rate schedule and stopping rule.
-
-    Kept between ``partial_fit`` calls, as scikit-learn keeps its ``_optimizer``.
-    """
-
-    def __init__(self, solver, learning_rate_init, lr_schedule, momentum, nesterov,
-                 power_t, beta_1, beta_2, epsilon):
-        self.learning_rate_init = float(learning_rate_init)
-        self.lr_schedule = lr_schedule if solver == "sgd" else "constant"
-        self.power_t = power_t
-        if solver == "sgd":
-            self.optimizer = SGD(learning_rate_init, momentum, nesterov)
-        else:
-            self.optimizer = Adam(learning_rate_init, beta_1, beta_2, epsilon)
-
-    def iteration_ends(self, t):
-        """Update the learning rate after an epoch, ``t`` samples seen so far."""
-        if self.lr_schedule == "invscaling":
-            self.optimizer.learning_rate = self.learning_rate_init / (t + 1) ** self.power_t
-
-    def trigger_stopping(self, message, verbose):
-        """Whether to stop after ``n_iter_no_change`` epochs without progress.
-
-        The adaptive schedule divides the learning rate by 5 instead, until it falls
-        to 1e-6 (scikit-learn's rule).
-        """
-        if self.lr_schedule != "adaptive":
-            if verbose:
-                print(message + " Stopping.")
-            return True
-        if self.optimizer.learning_rate <= 1e-6:
-            if verbose:
-                print(message + " Learning rate too small. Stopping.")
-            return True
-        self.optimizer.learning_rate /= 5.0
-        if verbose:
-            print(message + " Setting learning rate to %f" % self.optimizer.learning_rate)
-        return False
-
-    def set_learning_rate_init(self, learning_rate_init, t):
-        """Take a ``learning_rate_init`` changed by ``set_params`` between ``partial_fit`` calls.
-
-        The optimizer's state (momentum, Adam's moments and step count) is kept; only
-        the step size changes, placed where the schedule would have it after ``t``
-        samples. An unchanged value leaves everything (the adaptive schedule's
-        divisions included) as it was.
-        """
-        learning_rate_init = float(learning_rate_init)
-        if learning_rate_init == self.learning_rate_init:
-            return
-        self.learning_rate_init = learning_rate_init
-        if self.lr_schedule == "invscaling":
-            learning_rate_init /= (t + 1) ** self.power_t
-        self.optimizer.learning_rate = learning_rate_init
-
-    def snapshot(self):
-        """A deep copy: fits work on a copy, so a failed fit leaves the original."""
-        return copy.deepcopy(self)
 
 
 class _Progress:
@@ -366,9 +305,9 @@ class _FitRun:
     def run_stochastic(self, schedule):
         hp, net = self.estimator._hyperparameter, self.network
         if schedule is None:
-            schedule = _Schedule(hp("solver"), hp("learning_rate_init"), hp("learning_rate"),
-                                 hp("momentum"), hp("nesterovs_momentum"), hp("power_t"),
-                                 hp("beta_1"), hp("beta_2"), hp("epsilon"))
+            schedule = Schedule(hp("solver"), hp("learning_rate_init"), hp("learning_rate"),
+                                hp("momentum"), hp("nesterovs_momentum"), hp("power_t"),
+                                hp("beta_1"), hp("beta_2"), hp("epsilon"))
         self.schedule = schedule
         early_stopping = hp("early_stopping")
         X, Y, sample_weight = self.X, self.Y, self.sample_weight

@@ -3,8 +3,12 @@
 Everything ``predict`` needs lives in one :class:`FittedModel`, held by one
 attribute of the estimator. A fit publishes a new snapshot (new arrays) after
 each complete epoch with one reference assignment, and ``predict`` reads that
-reference once, so another thread never sees half an epoch. Each snapshot
-owns its parameter vector, which nothing writes.
+reference once, so another thread never sees half an epoch. The snapshots of
+one fit share its :class:`fastnn.network.Network` (the structure); each owns
+its parameter vector, which nothing writes.
+
+The objective is reported on scikit-learn's scale (:func:`loss_reporting`): ``loss_curve_``, the validation loss, tol-based
+stopping and L-BFGS's line search all use it.
 """
 
 import numbers
@@ -13,7 +17,33 @@ import numpy as np
 
 from fastnn.network import Network
 
-__all__ = ["FittedModel"]
+__all__ = ["FittedModel", "loss_reporting"]
+
+
+def loss_reporting(network):
+    """``(loss_normalizer, probability_floor)``: how the objective is reported.
+
+    scikit-learn reports squared error averaged over outputs, so the data term
+    is divided by ``n_outputs`` there (by 1 for the other losses); and it
+    reports log losses of probabilities clipped at the dtype's machine
+    epsilon, so the cross-entropies take that floor (0 for the other losses).
+    The same two numbers keep ``loss_curve_``, tol-based stopping and L-BFGS's
+    line search on scikit-learn's numbers.
+
+    Parameters
+    ----------
+    network : fastnn.network.Network
+
+    Returns
+    -------
+    loss_normalizer : float
+    probability_floor : float
+    """
+    normalizer = float(network.n_outputs) if network.loss == "squared_error" else 1.0
+    floor = (float(np.finfo(network.dtype).eps)
+             if network.loss in ("binary_cross_entropy", "categorical_cross_entropy")
+             else 0.0)
+    return normalizer, floor
 
 
 class FittedModel:
@@ -22,8 +52,9 @@ class FittedModel:
     Parameters
     ----------
     network : fastnn.network.Network
-        Structure (layer sizes, activations, loss); its own ``params`` are not
-        read here: ``params`` goes to every computation.
+        Structure (layer sizes, activations, loss). Its own ``params`` are the
+        fit's working vector and are not read here: ``params`` goes to every
+        computation.
     params : ndarray of shape (n_params,)
         Flat parameters, owned by this snapshot (never written by a fit).
     n_features_in : int
@@ -85,6 +116,29 @@ class FittedModel:
         ndarray of shape (n_samples, n_outputs)
         """
         return self.network.forward(X, params=self.params)
+
+    def objective(self, X, Y, sample_weight, alpha):
+        """The training objective on ``(X, Y)``, as ``loss_curve_`` reports it.
+
+        Mean loss (on scikit-learn's scale, :func:`loss_reporting`) plus
+        ``alpha / 2 * ||W||^2 / sum(w)``.
+
+        Parameters
+        ----------
+        X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        Y : ndarray of shape (n_samples, n_outputs)
+            Target matrix (one-hot rows for categorical cross-entropy).
+        sample_weight : ndarray of shape (n_samples,) or None
+        alpha : float
+            L2 penalty.
+
+        Returns
+        -------
+        float
+        """
+        normalizer, floor = loss_reporting(self.network)
+        return float(self.network.objective(X, Y, sample_weight, alpha, normalizer,
+                                            params=self.params, probability_floor=floor))
 
     # The network is rebuilt on unpickling: it holds compiled-activation objects and
     # caches that have no business in a pickle.

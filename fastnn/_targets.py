@@ -203,7 +203,7 @@ class RegressorTargets:
             # Refused as scikit-learn's check_array refuses a string X at
             # predict (scikit-learn's MLP fails later, inside its loss).
             check_array(y, dtype="numeric", ensure_2d=False)
-        if self._hyperparameter("loss") == "poisson" and np.any(y < 0):
+        if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("Some value(s) of y are negative which is not allowed for "
                              "Poisson regression.")
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -227,7 +227,7 @@ class RegressorTargets:
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _loss_name(self, n_outputs, labels):
-        return self._hyperparameter("loss")
+        return self.loss
 
     def _decode(self, model, output):
         return output.ravel() if output.shape[1] == 1 else output

@@ -20,8 +20,8 @@ from sklearn.preprocessing import StandardScaler
 
 import fastnn
 from fastnn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
-from fastnn._base import _usable_activation_names
 from fastnn._model import FittedModel
+from fastnn._parameters import usable_activation_names
 from fastnn.persistence import FORMAT_VERSION, TRUSTED_TYPES, ModelFileError
 
 sio = pytest.importorskip("skops.io")
@@ -176,7 +176,7 @@ def test_one_column_2d_target_of_linear_regression_stays_2d(data, tmp_path):
 
 # The estimators take activations by name alone: every name but those that
 # need parameters (Keras's threshold), which no estimator can hold.
-@pytest.mark.parametrize("activation", sorted(_usable_activation_names()))
+@pytest.mark.parametrize("activation", sorted(usable_activation_names()))
 def test_every_activation_survives(activation, data, tmp_path):
     X = data[0]
     est = MLPClassifier((4,), activation=activation, solver="sgd", **FEW)

@@ -3,9 +3,10 @@
 One base class, :class:`BaseNetworkEstimator`, turns a :class:`fastnn.network.Network`
 into a scikit-learn estimator: data validation, the transactional fit around a
 :class:`fastnn._fitting.FitRun` (which runs the solvers, schedules, early stopping
-and callbacks), warm starts, ``partial_fit`` and prediction. Subclasses give
-their hyper-parameters as a :class:`fastnn._fitting.FitSettings`, their
-architecture, and their loss and label handling.
+and callbacks), warm starts, ``partial_fit``, prediction, and the training
+objective on given data. Subclasses give their hyper-parameters as a
+:class:`fastnn._fitting.FitSettings`, their architecture, and their loss and
+label handling.
 
 Three guarantees shape the code:
 
@@ -30,7 +31,8 @@ import scipy.sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
-    _check_sample_weight, check_is_fitted, validate_data,
+    _check_sample_weight, check_array, check_consistent_length, check_is_fitted,
+    validate_data,
 )
 
 from fastnn._fitting import (
@@ -61,8 +63,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
     """Base class of fastnn's estimators (not for direct use).
 
     Subclasses set ``_is_classifier`` and implement ``_fit_settings``,
-    ``_architecture``, ``_loss_name``, ``_validate_targets``, ``_decode`` and
-    ``_validation_score``.
+    ``_architecture``, ``_loss_name``, ``_validate_targets``, ``_encode_targets``,
+    ``_decode`` and ``_validation_score``.
     """
 
     _is_classifier = False
@@ -91,6 +93,10 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         Y is a target matrix (n_samples, n_outputs), or for one-hot targets
         the class of each sample (intp, shape (n_samples,)).
         """
+        raise NotImplementedError
+
+    def _encode_targets(self, model, y):
+        """``(y, Y)``: ``y`` checked against the fitted ``model``, and its target matrix."""
         raise NotImplementedError
 
     def _decode(self, model, output):
@@ -178,6 +184,55 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         model = self._fitted_model()
         X = self._validate_for_predict(model, X)
         return model, model.forward(X)
+
+    # -- the training objective on given data -----------------------------
+
+    def objective(self, X, y, sample_weight=None):
+        """The training objective on ``(X, y)``: mean loss plus the L2 penalty.
+
+        What ``loss_curve_`` and ``validation_loss_curve_`` record, on other
+        data: the loss the estimator minimises (log loss, half squared error
+        averaged over outputs, or half Poisson deviance, with scikit-learn's
+        clipping of probabilities at machine epsilon), weighted by
+        ``sample_weight`` (and ``class_weight``), plus
+        ``alpha / (2 * sum(sample_weight)) * ||W||^2`` with the current
+        ``alpha``. It reads the model ``predict`` reads, so during a fit it
+        is that of the last complete epoch.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: labels among ``classes_`` (classifiers) or real numbers.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; None weighs them equally.
+
+        Returns
+        -------
+        objective : float
+            NaN or inf where the model's outputs are not finite.
+
+        Raises
+        ------
+        NotFittedError
+            Before the first epoch of the first fit.
+        ValueError
+            When ``y`` holds labels the classifier was not fitted on, or values
+            the loss does not take (negative ones for Poisson).
+        """
+        model = self._fitted_model()
+        X = self._validate_for_predict(model, X)
+        y = check_array(y, ensure_2d=False, dtype=None if self._is_classifier else "numeric",
+                        input_name="y")
+        check_consistent_length(X, y)
+        y, Y = self._encode_targets(model, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=model.dtype)
+        sample_weight = self._class_sample_weight(y, sample_weight, model.labels, False,
+                                                  model.dtype)
+        Y = np.ascontiguousarray(Y, dtype=model.dtype)
+        return model.objective(X, Y, sample_weight, float(self.alpha))
 
     # -- fitting --------------------------------------------------------
 

@@ -8,7 +8,7 @@ one fit share its :class:`fastnn.network.Network` (the structure); each owns
 its parameter vector, which nothing writes.
 
 The objective is reported on scikit-learn's scale (:func:`loss_reporting`): ``loss_curve_``, the validation loss, tol-based
-stopping and L-BFGS's line search all use it.
+stopping and the estimators' ``objective`` all use it.
 """
 
 import numbers
@@ -116,6 +116,20 @@ class FittedModel:
         ndarray of shape (n_samples, n_outputs)
         """
         return self.network.forward(X, params=self.params)
+
+    def hidden_outputs(self, X):
+        """Each hidden layer's output for ``X``.
+
+        Parameters
+        ----------
+        X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        list of ndarray
+            One ``(n_samples, units)`` array per hidden layer (none without).
+        """
+        return self.network.hidden_outputs(X, params=self.params)
 
     def objective(self, X, Y, sample_weight, alpha):
         """The training objective on ``(X, Y)``, as ``loss_curve_`` reports it.

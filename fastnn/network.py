@@ -299,6 +299,36 @@ class Network:
                               chunk_rows, n_threads=n_threads, **csr)
         return out
 
+    def hidden_outputs(self, X, params=None):
+        """Each hidden layer's output for every row of ``X``.
+
+        A plain numpy loop over the hidden layers: ``h = g_l(h @ W[l] + b[l])``.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        params : ndarray of shape (n_params,), optional
+            Parameters to use instead of ``self.params`` (e.g. a snapshot).
+
+        Returns
+        -------
+        outputs : list of ndarray
+            One ``(n_samples, layer_sizes[l + 1])`` array of the network's
+            dtype per hidden layer; empty without hidden layers.
+        """
+        params = self.params if params is None else self._check_params(params)
+        if sp.issparse(X):
+            h = sp.csr_matrix(X, dtype=self.dtype)
+        else:
+            h = self._as_matrix(X, "X", self.n_features)
+        outputs = []
+        for l in range(self.n_layers - 1):
+            n_in, n_z, _, w, b = self.layers[l]
+            z = h @ params[w:w + n_in * n_z].reshape(n_in, n_z) + params[b:b + n_z]
+            h = self.activations[l](np.ascontiguousarray(z, dtype=self.dtype))
+            outputs.append(h)
+        return outputs
+
     def _forward_layout(self, chunk_rows):
         # Layouts are immutable and depend on the chunk size only: cache them,
         # since for one-row predictions computing one costs more than the

@@ -212,6 +212,27 @@ class _MultilayerPerceptron(BaseNetworkEstimator):
         bound = activation if not sizes and isinstance(activation, str) else None
         return sizes, activation, bound
 
+    def hidden_activations(self, X):
+        """Each hidden layer's output for ``X``, as the fitted network computes it.
+
+        Reads the model ``predict`` reads: during a fit, that of the last
+        complete epoch.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        activations : list of ndarray
+            ``activations[i]`` is the output of hidden layer ``i``, of shape
+            (n_samples, hidden_layer_sizes[i]); an empty list without hidden
+            layers.
+        """
+        model = self._fitted_model()
+        return model.hidden_outputs(self._validate_for_predict(model, X))
+
     @property
     def coefs_(self):
         """Weight matrices of the current snapshot, one per layer."""

@@ -520,8 +520,7 @@ class TrainingDashboard:
     def _record(self, epoch, loss):
         self.history["loss"].append(float(loss))
         if self.X_val is not None:
-            val_loss, score = validation_metrics(self.estimator, self.X_val, self.y_val,
-                                                 self._session.classes)
+            val_loss, score = validation_metrics(self.estimator, self.X_val, self.y_val)
             self.history["validation_loss"].append(val_loss)
             self.history["validation_score"].append(score)
         self._show_epoch()

@@ -18,9 +18,9 @@ the types skops trusts by default (builtins, numpy arrays, scikit-learn's
 estimators such as ``Pipeline``) may be constructed. skops is an optional
 dependency: ``pip install fastnn[persist]``.
 
-Format version 1 stored the same state under other class paths
-(:data:`RENAMED_TYPES`); :func:`load` reads such files by mapping them to the
-classes of today before skops audits the tree.
+Files of format version 1 hold the same state under other class paths
+(:data:`RENAMED_TYPES`); :func:`load` reads them by mapping those paths to
+this version's classes before skops audits the tree.
 """
 
 import io

@@ -1,52 +1,52 @@
 """Shared machinery of fastnn's estimators.
 
 One base class, :class:`BaseNetworkEstimator`, turns a :class:`fastnn.network.Network`
-into a scikit-learn estimator: data validation, the three solvers (``lbfgs`` through
-scipy, ``sgd`` and ``adam`` through the compiled epoch loop), learning-rate schedules,
-early stopping, warm starts, ``partial_fit``, callbacks and prediction. Subclasses
-differ by loss, output activation and label handling only.
+into a scikit-learn estimator: data validation, the transactional fit around a
+:class:`fastnn._fitting.FitRun` (which runs the solvers, schedules, early stopping
+and callbacks), warm starts, ``partial_fit``, prediction, and the training
+objective on given data. Subclasses give their hyper-parameters as a
+:class:`fastnn._fitting.FitSettings`, their architecture, and their loss and
+label handling.
 
 Three guarantees shape the code:
 
 * **Transactional fits.** A ``fit``/``partial_fit`` validates everything before it
-  touches the estimator, trains a private network, and commits all fitted attributes
-  at the end in one step. If it raises (bad input, divergence, a failing callback),
-  a previously fitted estimator is left exactly as it was.
+  touches the estimator, trains the fit's own network, and commits all fitted
+  attributes at the end in one step. If it raises (bad input, divergence, a failing
+  callback), a previously fitted estimator is left exactly as it was.
 * **Consistent predictions during a fit.** Everything ``predict`` needs lives in one
-  immutable :class:`_Model` snapshot, held by one attribute. After each complete epoch
-  the fit publishes a new snapshot (new arrays) with one reference assignment, and
-  ``predict`` reads that reference once: another thread never sees half an epoch.
+  immutable :class:`fastnn._model.FittedModel` snapshot, held by one attribute.
+  After each complete epoch the fit publishes a new snapshot (new arrays) with one
+  reference assignment, and ``predict`` reads that reference once: another thread
+  never sees half an epoch.
 * **Same results as scikit-learn.** With scikit-learn's activations the random state
   is consumed in scikit-learn's order (initial weights, early-stopping split, one
   shuffle per epoch), so the same ``random_state`` gives the same model.
 """
 
 import copy
-import numbers
 
 import numpy as np
 import scipy.sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
-    Interval, InvalidParameterError, Options, StrOptions,
-)
 from sklearn.utils.validation import (
-    _check_sample_weight, check_is_fitted, validate_data,
+    _check_sample_weight, check_array, check_consistent_length, check_is_fitted,
+    validate_data,
 )
 
-from fastnn import activations as _activations
+from fastnn._fitting import (
+    NON_FINITE_MESSAGE, STOCHASTIC_SOLVERS, FitHooks, FitRun, Progress, FitData,
+)
+from fastnn._model import FittedModel
 from fastnn._shutdown import fit_in_progress
 from fastnn.network import Network
-from fastnn._fitting import FitInfo, NON_FINITE_MESSAGE, _FitRun, _Progress  # noqa: F401 (re-exported)
 
 try:  # scikit-learn >= 1.9: the callback API (ProgressBar, ScoringMonitor)
     from sklearn.callback import CallbackSupportMixin as _CallbackSupportMixin
 except ImportError:  # pragma: no cover - older scikit-learn
     class _CallbackSupportMixin:
         """Stand-in when ``sklearn.callback`` is not available."""
-
-STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 # scikit-learn's names for the output activation of each Network loss.
 _OUT_ACTIVATIONS = {"squared_error": "identity", "poisson": "exp",
@@ -59,172 +59,29 @@ _OUT_ACTIVATIONS = {"squared_error": "identity", "poisson": "exp",
 _LIGHT_PATH_MAX_ROWS = 64
 
 
-def _usable_activation_names():
-    """Activation names usable by name alone (Keras's threshold needs parameters)."""
-    names = []
-    for name in _activations.names():
-        try:
-            _activations.get(name)
-        except (TypeError, ValueError):
-            continue
-        names.append(name)
-    return frozenset(names)
-
-
-class _ActivationConstraint(StrOptions):
-    """Parameter constraint: a fastnn activation name, or a list of them.
-
-    A ``StrOptions`` so that scikit-learn's validation accepts it as a constraint.
-    """
-
-    def __init__(self):
-        super().__init__(set(_usable_activation_names()))
-        self.names = frozenset(self.options)
-
-    def is_satisfied_by(self, value):
-        if isinstance(value, str):
-            return value in self.names
-        if isinstance(value, (list, tuple)):
-            return len(value) > 0 and all(isinstance(v, str) and v in self.names
-                                          for v in value)
-        return False
-
-    def __str__(self):
-        return ("a str among {" + ", ".join(sorted(self.names))
-                + "} or a list of them, one per hidden layer")
-
-
-class _Model:
-    """Everything prediction needs: one immutable snapshot of a fitted network.
-
-    Parameters
-    ----------
-    network : Network
-        Structure (layer sizes, activations, loss); its own ``params`` are not used,
-        ``params`` is passed to every forward pass.
-    params : ndarray of shape (n_params,)
-        Flat parameters, owned by this snapshot (never written by a fit).
-    n_features_in : int
-    feature_names_in : ndarray of str or None
-    labels : object or None
-        The classifier's label binarizer (None for regressors).
-    """
-
-    __slots__ = ("network", "params", "coefs", "intercepts", "n_features_in",
-                 "feature_names_in", "labels")
-
-    def __init__(self, network, params, n_features_in, feature_names_in=None, labels=None):
-        self.network = network
-        self.params = params
-        self.n_features_in = n_features_in
-        self.feature_names_in = feature_names_in
-        self.labels = labels
-        self.coefs = [params[w:w + n_in * n_z].reshape(n_in, n_z)
-                      for n_in, n_z, _, w, _ in network.layers]
-        self.intercepts = [params[b:b + n_z] for _, n_z, _, _, b in network.layers]
-
-    @property
-    def dtype(self):
-        return self.params.dtype
-
-    def with_params(self, params):
-        """A new snapshot of the same network holding ``params`` (not copied)."""
-        return _Model(self.network, params, self.n_features_in, self.feature_names_in,
-                      self.labels)
-
-    def forward(self, X):
-        return self.network.forward(X, params=self.params)
-
-    # The network is rebuilt on unpickling: it holds compiled-activation objects and
-    # caches that have no business in a pickle.
-    def __getstate__(self):
-        net = self.network
-        return {"layer_sizes": net.layer_sizes,
-                "hidden_activation": [a.name for a in net.activations[:-1]],
-                "loss": net.loss, "params": self.params,
-                "n_features_in": self.n_features_in,
-                "feature_names_in": self.feature_names_in, "labels": self.labels}
-
-    def __setstate__(self, state):
-        # The state may come from a model file (fastnn.load): check it before the
-        # kernels read it. Network validates sizes, activation names and loss.
-        params, sizes = state["params"], state["layer_sizes"]
-        if not (isinstance(params, np.ndarray) and params.ndim == 1
-                and params.dtype in (np.float32, np.float64)):
-            raise ValueError("a fitted model's parameters must be a 1-D float32 or "
-                             f"float64 array, got {type(params).__name__} "
-                             f"{getattr(params, 'dtype', '')}")
-        # Weights and biases of plain layers are a lower bound on the parameter
-        # count (glu layers have more): a file claiming huge layers around a small
-        # array is refused before Network allocates for them.
-        if not isinstance(sizes, (tuple, list)) or not all(
-                isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes):
-            raise ValueError(f"layer sizes must be a sequence of integers, got {sizes!r}")
-        if sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) > params.size:
-            raise ValueError(f"{params.size} parameters cannot fill layers {tuple(sizes)}")
-        network = Network(sizes, state["hidden_activation"], state["loss"], params.dtype)
-        if params.shape != (network.n_params,):
-            raise ValueError(f"{network!r} has {network.n_params} parameters, "
-                             f"got {params.size}")
-        if state["n_features_in"] != network.n_features:
-            raise ValueError(f"{network!r} takes {network.n_features} features, not "
-                             f"{state['n_features_in']!r}")
-        self.__init__(network, np.ascontiguousarray(params), state["n_features_in"],
-                      state["feature_names_in"], state["labels"])
-
-
 class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
     """Base class of fastnn's estimators (not for direct use).
 
-    Subclasses set ``_is_classifier`` and implement ``_loss_name``,
-    ``_validate_targets``, ``_decode`` and ``_validation_score``.
+    Subclasses set ``_is_classifier`` and implement ``_fit_settings``,
+    ``_architecture``, ``_loss_name``, ``_validate_targets``, ``_encode_targets``,
+    ``_decode`` and ``_validation_score``.
     """
-
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None,
-                                                      closed="left")],
-        "activation": [_ActivationConstraint()],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None,
-                                                      closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
-        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
-        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
-        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
-        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"),
-                             Options(numbers.Real, {np.inf})],
-        "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
-        "callbacks": [callable, list, tuple, None],
-    }
 
     _is_classifier = False
 
-    # Hyper-parameters subclasses without the constructor argument get from here
-    # (the single-neuron models fix most of them).
-    _FIXED_HYPERPARAMETERS = {}
-
-    # scipy L-BFGS-B options beyond scikit-learn's MLP ones (maxiter, maxfun, gtol).
-    _LBFGS_OPTIONS = {}
-
-    def _hyperparameter(self, name):
-        if name in self._FIXED_HYPERPARAMETERS:
-            return self._FIXED_HYPERPARAMETERS[name]
-        return getattr(self, name)
-
     # -- subclass hooks -------------------------------------------------
+
+    def _fit_settings(self):
+        """The :class:`fastnn._fitting.FitSettings` of a fit starting now."""
+        raise NotImplementedError
+
+    def _architecture(self):
+        """``(hidden sizes, hidden activation(s), bound activation or None)``.
+
+        The bound activation, for a network without hidden layers, is the one
+        whose initial bound the output layer takes (see ``Network.initialize``).
+        """
+        raise NotImplementedError
 
     def _loss_name(self, n_outputs, labels):
         """The Network loss for this estimator and these targets."""
@@ -236,6 +93,10 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         Y is a target matrix (n_samples, n_outputs), or for one-hot targets
         the class of each sample (intp, shape (n_samples,)).
         """
+        raise NotImplementedError
+
+    def _encode_targets(self, model, y):
+        """``(y, Y)``: ``y`` checked against the fitted ``model``, and its target matrix."""
         raise NotImplementedError
 
     def _decode(self, model, output):
@@ -324,35 +185,59 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         X = self._validate_for_predict(model, X)
         return model, model.forward(X)
 
+    # -- the training objective on given data -----------------------------
+
+    def objective(self, X, y, sample_weight=None):
+        """The training objective on ``(X, y)``: mean loss plus the L2 penalty.
+
+        What ``loss_curve_`` and ``validation_loss_curve_`` record, on other
+        data: the loss the estimator minimises (log loss, half squared error
+        averaged over outputs, or half Poisson deviance, with scikit-learn's
+        clipping of probabilities at machine epsilon), weighted by
+        ``sample_weight`` (and ``class_weight``), plus
+        ``alpha / (2 * sum(sample_weight)) * ||W||^2`` with the current
+        ``alpha``. It reads the model ``predict`` reads, so during a fit it
+        is that of the last complete epoch.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: labels among ``classes_`` (classifiers) or real numbers.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; None weighs them equally.
+
+        Returns
+        -------
+        objective : float
+            NaN or inf where the model's outputs are not finite.
+
+        Raises
+        ------
+        NotFittedError
+            Before the first epoch of the first fit.
+        ValueError
+            When ``y`` holds labels the classifier was not fitted on, or values
+            the loss does not take (negative ones for Poisson).
+        """
+        model = self._fitted_model()
+        X = self._validate_for_predict(model, X)
+        y = check_array(y, ensure_2d=False, dtype=None if self._is_classifier else "numeric",
+                        input_name="y")
+        check_consistent_length(X, y)
+        y, Y = self._encode_targets(model, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=model.dtype)
+        sample_weight = self._class_sample_weight(y, sample_weight, model.labels, False,
+                                                  model.dtype)
+        Y = np.ascontiguousarray(Y, dtype=model.dtype)
+        return model.objective(X, Y, sample_weight, float(self.alpha))
+
     # -- fitting --------------------------------------------------------
 
-    def _hidden_layer_sizes(self):
-        sizes = self._hyperparameter("hidden_layer_sizes")
-        if not hasattr(sizes, "__iter__"):
-            sizes = [sizes]
-        sizes = list(sizes)
-        # InvalidParameterError is both a ValueError (scikit-learn's type for
-        # sizes <= 0, same message) and a TypeError (what scikit-learn's numpy
-        # calls raise, with no hint, for non-integer sizes).
-        if any(not isinstance(s, numbers.Integral) or isinstance(s, bool) for s in sizes):
-            raise InvalidParameterError(
-                f"hidden_layer_sizes must hold integers (layer widths), got {sizes}.")
-        if any(s <= 0 for s in sizes):
-            raise InvalidParameterError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return [int(s) for s in sizes]
-
-    def _hidden_activations(self, n_hidden):
-        activation = self._hyperparameter("activation")
-        if isinstance(activation, str):
-            return activation
-        activation = list(activation)
-        if len(activation) != n_hidden:
-            raise ValueError(f"activation has {len(activation)} entries for {n_hidden} "
-                             "hidden layers; give one name, or one per hidden layer.")
-        return activation
-
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
-        """Validate, train a private network, then commit. See the module docstring."""
+        """Validate, train the fit's network, then commit. See the module docstring."""
         # Registered from the input checks on: an exiting interpreter waits
         # for this fit to stop rather than ending its thread inside them.
         with fit_in_progress() as stop_flag:
@@ -360,15 +245,12 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
                                         stop_flag)
 
     def _fit_registered(self, X, y, sample_weight, incremental, classes, stop_flag):
-        solver = self._hyperparameter("solver")
-        warm_start = self._hyperparameter("warm_start")
-        early_stopping = self._hyperparameter("early_stopping")
+        settings = self._fit_settings()
         previous = self.__dict__.get("_model")
-        first_pass = previous is None or (not warm_start and not incremental)
+        first_pass = previous is None or (not settings.warm_start and not incremental)
 
-        hidden = self._hidden_layer_sizes()
-        hidden_activation = self._hidden_activations(len(hidden))
-        if early_stopping and incremental:
+        hidden, hidden_activation, bound_activation = self._architecture()
+        if settings.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         X, y, n_features_in, feature_names_in = self._validate_training_data(
             X, y, first_pass)
@@ -387,24 +269,23 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         loss = self._loss_name(n_outputs, labels)
         layer_sizes = (n_features_in, *hidden, n_outputs)
 
-        rng = check_random_state(self._hyperparameter("random_state"))
+        rng = check_random_state(self.random_state)
+        # The fit's one network: the solvers train its params (the working
+        # vector); every snapshot shares it and holds its own copy of them.
         network = Network(layer_sizes, hidden_activation, loss, X.dtype)
         if first_pass:
-            # Without hidden layers scikit-learn's MLP still takes the initial
-            # bound from its ``activation``; the single neurons have none.
-            takes_bound = (not hidden and isinstance(hidden_activation, str)
-                           and "activation" not in self._FIXED_HYPERPARAMETERS)
-            network.initialize(rng, hidden_activation if takes_bound else None)
+            network.initialize(rng, bound_activation)
         else:
             self._check_continuation(previous, network)
             network.set_params(previous.params)
-        model = _Model(Network(layer_sizes, hidden_activation, loss, X.dtype),
-                       network.params.copy(), n_features_in, feature_names_in, labels)
-        stochastic = solver in STOCHASTIC_SOLVERS
+        model = FittedModel(network, network.params.copy(), n_features_in,
+                            feature_names_in, labels)
         if first_pass:
-            progress = _Progress.fresh(stochastic, early_stopping, network.params)
+            progress = Progress.fresh(settings.stochastic, settings.early_stopping,
+                                      network.params)
         else:
-            progress = _Progress.resume(self, early_stopping, network.params)
+            committed = {name: self.__dict__.get(name) for name in Progress.COUNTERS}
+            progress = Progress.resume(committed, settings.early_stopping, network.params)
 
         meta = {"n_features_in_": n_features_in, "feature_names_in_": feature_names_in,
                 "n_outputs_": n_outputs, "n_layers_": len(layer_sizes),
@@ -412,15 +293,20 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         if labels is not None:
             meta.update(classes_=labels.classes_, _label_binarizer=labels)
         meta.update(self._extra_attributes(y))
-        fit = _FitRun(self, network, model, progress, meta, rng, X, Y, y, sample_weight,
-                      incremental, stop_flag)
+        hooks = FitHooks(
+            estimator=self, publish=self._publish, decode=self._decode,
+            validation_score=self._validation_score,
+            fitted_attributes=lambda counters, model: self._fitted_attributes(
+                meta, counters, model),
+            callback_context=self._callback_context())
+        fit = FitRun(settings, hooks, model, progress,
+                     FitData(X, Y, y, sample_weight), rng, incremental, stop_flag)
         try:
-            if stochastic:
+            if settings.stochastic:
                 schedule = None
                 if incremental and "_schedule" in self.__dict__:
                     schedule = self._schedule.snapshot()
-                    schedule.set_learning_rate_init(
-                        self._hyperparameter("learning_rate_init"), self.t_)
+                    schedule.set_learning_rate_init(settings.learning_rate_init, self.t_)
                 fit.run_stochastic(schedule)
             else:
                 fit.run_lbfgs()
@@ -430,8 +316,23 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         if not np.isfinite(fit.model.params).all():
             self._restore(previous)
             raise ValueError(NON_FINITE_MESSAGE)
-        self._commit(fit, stochastic)
+        self._commit(fit, meta, settings.stochastic)
         return self
+
+    def _publish(self, model):
+        """Make ``model`` the snapshot ``predict`` reads (one reference assignment)."""
+        self._model = model
+
+    def _callback_context(self):
+        """scikit-learn's callback context factory, or None without its callbacks."""
+        if not getattr(self, "_skl_callbacks", None):
+            return None
+        return lambda max_subtasks: self._init_callback_context(max_subtasks=max_subtasks)
+
+    @staticmethod
+    def _fitted_attributes(meta, counters, model):
+        """The fitted attributes a fit commits: counters, metadata, the snapshot."""
+        return {**counters, **meta, "_model": model}
 
     def _class_sample_weight(self, y, sample_weight, labels, incremental, dtype):
         return sample_weight
@@ -459,8 +360,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         else:
             self._model = previous
 
-    def _commit(self, fit, stochastic):
-        attributes = fit.fitted_attributes()
+    def _commit(self, fit, meta, stochastic):
+        attributes = self._fitted_attributes(meta, fit.progress.counters(), fit.model)
         if fit.schedule is not None:
             attributes["_schedule"] = fit.schedule
         elif not stochastic:

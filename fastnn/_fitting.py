@@ -1,15 +1,25 @@
 """One fit of a fastnn estimator, from the first epoch to the committed model.
 
-:class:`_FitRun` drives a private :class:`fastnn.network.Network` through the
+:class:`FitRun` drives the fit's :class:`fastnn.network.Network` through the
 stochastic solvers (the compiled epoch loop) or L-BFGS (scipy), with
-scikit-learn's learning-rate schedules (:class:`_Schedule`), stopping rules and
-bookkeeping (:class:`_Progress`), user callbacks (:class:`FitInfo`) and
-scikit-learn's callback API. It publishes a snapshot after every complete
-epoch and rolls back a partial one; :mod:`fastnn._base` decides what to commit.
+scikit-learn's learning-rate schedules (:class:`fastnn._schedule.Schedule`),
+stopping rules and bookkeeping (:class:`Progress`), user callbacks
+(:class:`fastnn.callbacks.FitInfo`) and scikit-learn's callback API. It
+publishes a snapshot after every complete epoch and rolls back a partial one.
+
+It knows the estimator only through two objects the estimator builds: the
+:class:`FitSettings` (the fit's hyper-parameters, read once) and the
+:class:`FitHooks` (what the run must ask of the estimator: decode outputs,
+score predictions, publish a snapshot, the fitted attributes scikit-learn's
+callbacks reconstruct, and scikit-learn's callback context). What to commit at
+the end is the estimator's business (:mod:`fastnn._base`).
 """
 
 import copy
+import dataclasses
 import threading
+import types
+import typing
 import warnings
 
 import numpy as np
@@ -20,109 +30,193 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import shuffle as shuffle_array
 from sklearn.utils.optimize import _check_optimize_result
 
+from fastnn._model import loss_reporting
+from fastnn._schedule import Schedule
 from fastnn._shutdown import InterpreterExiting, stop_if_exiting
-from fastnn.optimizers import SGD, Adam
+from fastnn.callbacks import FitInfo
+
+__all__ = ["FitSettings", "FitHooks", "FitData", "Progress", "FitRun",
+           "NON_FINITE_MESSAGE", "STOCHASTIC_SOLVERS"]
 
 # scikit-learn's message, kept word for word: users search for it.
 NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
                       "contain large values and need to be preprocessed.")
 
-class FitInfo:
-    """What a ``callbacks=`` callable receives after each epoch (or L-BFGS iteration).
+#: The solvers run by the compiled epoch loop (the others by scipy).
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitSettings:
+    """The hyper-parameters of one fit, read once from the estimator.
+
+    Each estimator builds its own from its parameters (the single neurons fix
+    what they do not offer). The values are as the estimator's parameter
+    validation left them; :class:`FitRun` converts where it computes.
+
+    Parameters
+    ----------
+    solver : {"lbfgs", "sgd", "adam"}
+    alpha : float
+        L2 penalty.
+    tol : float
+        Improvement below which an epoch counts as none; L-BFGS's ``gtol``.
+    max_iter : int
+        Epochs, or L-BFGS iterations.
+    verbose : bool or int
+        Print the loss after every epoch.
+    callbacks : tuple of callable
+        The user's ``callbacks=``, each called with a ``FitInfo``.
+    classifier : bool
+        Targets are class labels: the early-stopping split is stratified (one
+        binary output), and held-out targets decode through the label binarizer.
+    batch_size : int or "auto", default="auto"
+    shuffle : bool, default=True
+        Shuffle the sample order before every epoch.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The 'sgd' schedule.
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    beta_1, beta_2, epsilon : float, defaults 0.9, 0.999, 1e-8
+        Adam's.
+    early_stopping : bool, default=False
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int or inf, default=10
+    max_fun : int, default=15000
+        L-BFGS's budget of objective evaluations.
+    lbfgs_options : mapping, default={}
+        scipy L-BFGS-B options beyond ``maxfun``, ``maxiter`` and ``gtol``.
+    warm_start : bool, default=False
+        Continue from the fitted parameters (read by the estimator).
+    """
+
+    solver: str
+    alpha: float
+    tol: float
+    max_iter: int
+    verbose: typing.Any
+    callbacks: tuple
+    classifier: bool
+    batch_size: typing.Any = "auto"
+    shuffle: bool = True
+    learning_rate: str = "constant"
+    learning_rate_init: float = 0.001
+    power_t: float = 0.5
+    momentum: float = 0.9
+    nesterovs_momentum: bool = True
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    early_stopping: bool = False
+    validation_fraction: float = 0.1
+    n_iter_no_change: typing.Any = 10
+    max_fun: int = 15000
+    lbfgs_options: typing.Mapping = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({}))
+    warm_start: bool = False
+
+    @staticmethod
+    def callback_list(callbacks):
+        """The ``callbacks=`` parameter as a tuple (None and one callable allowed).
+
+        Parameters
+        ----------
+        callbacks : callable, sequence of callables or None
+
+        Returns
+        -------
+        tuple of callable
+        """
+        if callbacks is None:
+            return ()
+        if callable(callbacks):
+            return (callbacks,)
+        return tuple(callbacks)
+
+    @property
+    def stochastic(self):
+        """Whether the solver is one of :data:`STOCHASTIC_SOLVERS`."""
+        return self.solver in STOCHASTIC_SOLVERS
+
+    def new_schedule(self):
+        """A fresh :class:`fastnn._schedule.Schedule` for these settings.
+
+        Returns
+        -------
+        Schedule
+        """
+        return Schedule(self.solver, self.learning_rate_init, self.learning_rate,
+                        self.momentum, self.nesterovs_momentum, self.power_t,
+                        self.beta_1, self.beta_2, self.epsilon)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitHooks:
+    """What a :class:`FitRun` asks of the estimator it fits.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Handed to the user's callbacks (``FitInfo.estimator``) and to
+        scikit-learn's callback API; the run reads nothing from it.
+    publish : callable
+        ``publish(model)`` makes a :class:`fastnn._model.FittedModel` the one
+        ``predict`` uses (one reference assignment).
+    decode : callable
+        ``decode(model, output)``: predictions from network outputs.
+    validation_score : callable
+        ``validation_score(y, prediction, sample_weight)``: accuracy or R^2.
+    fitted_attributes : callable
+        ``fitted_attributes(counters, model)``: the estimator's fitted
+        attributes as of an epoch (``counters`` from :meth:`Progress.counters`),
+        for scikit-learn's callbacks to rebuild a fitted copy.
+    callback_context : callable or None, default=None
+        ``callback_context(max_subtasks)``: scikit-learn's callback context of
+        this fit; None when no scikit-learn callback is set.
+    """
+
+    estimator: typing.Any
+    publish: typing.Callable
+    decode: typing.Callable
+    validation_score: typing.Callable
+    fitted_attributes: typing.Callable
+    callback_context: typing.Optional[typing.Callable] = None
+
+
+class FitData(typing.NamedTuple):
+    """The validated data of one fit.
 
     Attributes
     ----------
-    epoch : int
-        Epochs completed in this call to ``fit``/``partial_fit`` (``n_iter_`` so far).
-    loss : float
-        Training loss of the epoch (the last entry of ``loss_curve_``).
-    validation_score : float or None
-        Score on the validation set (with ``early_stopping=True``).
-    validation_loss : float or None
-        Loss on the validation set (with ``early_stopping=True``).
-    estimator : estimator
-        The estimator being fitted. Its ``predict`` already uses the parameters of
-        this epoch; its other fitted attributes are set when the fit returns.
+    X : ndarray or scipy.sparse.csr_matrix of shape (n_samples, n_features)
+    Y : ndarray
+        Target matrix (n_samples, n_outputs), or each sample's class (intp).
+    y : ndarray
+        The targets as validated (what scikit-learn's callbacks see).
+    sample_weight : ndarray of shape (n_samples,) or None
     """
 
-    __slots__ = ("epoch", "loss", "validation_score", "validation_loss", "estimator")
-
-    def __init__(self, epoch, loss, validation_score, validation_loss, estimator):
-        self.epoch = epoch
-        self.loss = loss
-        self.validation_score = validation_score
-        self.validation_loss = validation_loss
-        self.estimator = estimator
-
-    def __repr__(self):
-        return (f"FitInfo(epoch={self.epoch}, loss={self.loss!r}, "
-                f"validation_score={self.validation_score!r}, "
-                f"validation_loss={self.validation_loss!r})")
+    X: typing.Any
+    Y: np.ndarray
+    y: typing.Any
+    sample_weight: typing.Optional[np.ndarray]
 
 
-class _Schedule:
-    """An optimizer plus scikit-learn's learning-rate schedule and stopping rule.
+class Progress:
+    """The mutable counters of one fit, committed to the estimator at the end.
 
-    Kept between ``partial_fit`` calls, as scikit-learn keeps its ``_optimizer``.
+    Parameters
+    ----------
+    **values
+        Initial values of :attr:`COUNTERS` (None for those not given).
+
+    Attributes
+    ----------
+    COUNTERS : tuple of str
+        The counters, named as the estimator's fitted attributes.
     """
-
-    def __init__(self, solver, learning_rate_init, lr_schedule, momentum, nesterov,
-                 power_t, beta_1, beta_2, epsilon):
-        self.learning_rate_init = float(learning_rate_init)
-        self.lr_schedule = lr_schedule if solver == "sgd" else "constant"
-        self.power_t = power_t
-        if solver == "sgd":
-            self.optimizer = SGD(learning_rate_init, momentum, nesterov)
-        else:
-            self.optimizer = Adam(learning_rate_init, beta_1, beta_2, epsilon)
-
-    def iteration_ends(self, t):
-        """Update the learning rate after an epoch, ``t`` samples seen so far."""
-        if self.lr_schedule == "invscaling":
-            self.optimizer.learning_rate = self.learning_rate_init / (t + 1) ** self.power_t
-
-    def trigger_stopping(self, message, verbose):
-        """Whether to stop after ``n_iter_no_change`` epochs without progress.
-
-        The adaptive schedule divides the learning rate by 5 instead, until it falls
-        to 1e-6 (scikit-learn's rule).
-        """
-        if self.lr_schedule != "adaptive":
-            if verbose:
-                print(message + " Stopping.")
-            return True
-        if self.optimizer.learning_rate <= 1e-6:
-            if verbose:
-                print(message + " Learning rate too small. Stopping.")
-            return True
-        self.optimizer.learning_rate /= 5.0
-        if verbose:
-            print(message + " Setting learning rate to %f" % self.optimizer.learning_rate)
-        return False
-
-    def set_learning_rate_init(self, learning_rate_init, t):
-        """Take a ``learning_rate_init`` changed by ``set_params`` between ``partial_fit`` calls.
-
-        The optimizer's state (momentum, Adam's moments and step count) is kept; only
-        the step size changes, placed where the schedule would have it after ``t``
-        samples. An unchanged value leaves everything (the adaptive schedule's
-        divisions included) as it was.
-        """
-        learning_rate_init = float(learning_rate_init)
-        if learning_rate_init == self.learning_rate_init:
-            return
-        self.learning_rate_init = learning_rate_init
-        if self.lr_schedule == "invscaling":
-            learning_rate_init /= (t + 1) ** self.power_t
-        self.optimizer.learning_rate = learning_rate_init
-
-    def snapshot(self):
-        """A deep copy: fits work on a copy, so a failed fit leaves the original."""
-        return copy.deepcopy(self)
-
-
-class _Progress:
-    """The mutable counters of one fit, committed to the estimator at the end."""
 
     COUNTERS = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_",
                 "validation_scores_", "best_validation_score_", "validation_loss_curve_",
@@ -134,6 +228,19 @@ class _Progress:
 
     @classmethod
     def fresh(cls, stochastic, early_stopping, params):
+        """The counters of a first fit.
+
+        Parameters
+        ----------
+        stochastic : bool
+        early_stopping : bool
+        params : ndarray
+            The initial parameters (the best so far).
+
+        Returns
+        -------
+        Progress
+        """
         progress = cls(n_iter_=0, t_=0, loss_curve_=[], _no_improvement_count=0,
                        _best_params=params.copy())
         if early_stopping:
@@ -145,8 +252,22 @@ class _Progress:
         return progress
 
     @classmethod
-    def resume(cls, estimator, early_stopping, params):
-        values = {name: copy.copy(getattr(estimator, name, None)) for name in cls.COUNTERS}
+    def resume(cls, committed, early_stopping, params):
+        """The counters of a fit continuing from ``committed`` (warm start, partial_fit).
+
+        Parameters
+        ----------
+        committed : mapping
+            The counters the estimator committed, by name (missing ones None).
+        early_stopping : bool
+        params : ndarray
+            The parameters the fit starts from.
+
+        Returns
+        -------
+        Progress
+        """
+        values = {name: copy.copy(committed.get(name)) for name in cls.COUNTERS}
         progress = cls(**values)
         progress.n_iter_ = 0
         progress.t_ = progress.t_ or 0
@@ -165,71 +286,75 @@ class _Progress:
             progress.best_loss_ = np.inf
         return progress
 
+    def counters(self):
+        """The counters by name, lists copied (for committing them).
 
-class _FitRun:
-    """One call to fit/partial_fit: the solvers, over a private network.
+        Returns
+        -------
+        dict
+        """
+        return {name: copy.copy(getattr(self, name)) for name in self.COUNTERS}
 
-    Publishes a snapshot to ``estimator._model`` after every complete epoch and
-    leaves committing everything else to the estimator.
+
+class FitRun:
+    """One call to fit/partial_fit: the solvers, over the fit's network.
+
+    Publishes a snapshot through ``hooks.publish`` after every complete epoch;
+    :attr:`model`, :attr:`progress` and :attr:`schedule` are what the estimator
+    commits when the run returns.
+
+    Parameters
+    ----------
+    settings : FitSettings
+    hooks : FitHooks
+    model : fastnn._model.FittedModel
+        The snapshot the fit starts from. Its network is the fit's: the
+        solvers train that network's ``params`` (the working vector) and
+        publish copies of it.
+    progress : Progress
+    data : FitData
+    rng : numpy.random.RandomState
+        Draws the early-stopping split and the epoch orders.
+    incremental : bool
+        One epoch (``partial_fit``).
+    stop_flag : ndarray of uint8, shape (1,)
+        Raised when the interpreter exits (:mod:`fastnn._shutdown`).
     """
 
-    def __init__(self, estimator, network, model, progress, meta, rng, X, Y, y,
-                 sample_weight, incremental, stop_flag):
-        self.estimator = estimator
-        self.meta = meta
-        self.network = network
+    def __init__(self, settings, hooks, model, progress, data, rng, incremental, stop_flag):
+        self.settings = settings
+        self.hooks = hooks
+        self.network = network = model.network
         self.model = model
         self.progress = progress
         self.rng = rng
-        self.X, self.Y, self.y = X, Y, y
-        self.sample_weight = sample_weight
+        self.X, self.Y, self.y, self.sample_weight = data
         self.incremental = incremental
-        # Raised when the interpreter exits (fastnn._shutdown).
         self.stop_flag = stop_flag
         self.schedule = None
-        hp = estimator._hyperparameter
-        self.alpha = float(hp("alpha"))
-        self.tol = float(hp("tol"))
-        self.verbose = hp("verbose")
-        self.max_iter = int(hp("max_iter"))
-        self.n_iter_no_change = hp("n_iter_no_change")
-        # scikit-learn reports squared error averaged over outputs (see run_lbfgs).
-        self.loss_normalizer = float(Y.shape[1]) if network.loss == "squared_error" else 1.0
-        # scikit-learn reports log losses of probabilities clipped at the
-        # dtype's machine epsilon; the same floor keeps loss_curve_, tol-based
-        # stopping and L-BFGS's line search on scikit-learn's numbers.
-        self.probability_floor = (
-            float(np.finfo(network.dtype).eps)
-            if network.loss in ("binary_cross_entropy", "categorical_cross_entropy") else 0.0)
-        callbacks = hp("callbacks")
-        if callbacks is None:
-            callbacks = []
-        elif callable(callbacks):
-            callbacks = [callbacks]
-        self.callbacks = list(callbacks)
+        self.alpha = float(settings.alpha)
+        self.tol = float(settings.tol)
+        self.verbose = settings.verbose
+        self.max_iter = int(settings.max_iter)
+        self.n_iter_no_change = settings.n_iter_no_change
+        # scikit-learn's scale of the reported loss (see run_lbfgs for the gradient).
+        self.loss_normalizer, self.probability_floor = loss_reporting(network)
+        self.callbacks = list(settings.callbacks)
         self.validation = None
         self.sklearn_context = None
         self.epoch_context = None
 
-    def fitted_attributes(self):
-        """The estimator's fitted attributes as of now (lists copied)."""
-        attributes = {name: copy.copy(getattr(self.progress, name))
-                      for name in _Progress.COUNTERS}
-        attributes.update(self.meta)
-        attributes["_model"] = self.model
-        return attributes
-
     def _reconstruction(self):
         # What scikit-learn's callbacks need to build a fitted copy of the estimator
         # as of this epoch (evaluated lazily, only when a callback asks).
-        return lambda: self.fitted_attributes()
+        return lambda: self.hooks.fitted_attributes(self.progress.counters(), self.model)
 
     # -- shared per-epoch steps -------------------------------------------
 
     def _publish(self, params):
         """Make ``params`` (a fresh array) the estimator's visible model."""
         self.model = self.model.with_params(params)
-        self.estimator._model = self.model
+        self.hooks.publish(self.model)
 
     def _record_epoch(self, loss, n_samples):
         progress = self.progress
@@ -266,30 +391,28 @@ class _FitRun:
         return None, None
 
     def _validate(self):
-        X_val, Y_val, y_val, sw_val = self.validation
+        X_val, val_data, y_val, sw_val = self.validation
         output = self.model.forward(X_val)
-        prediction = self.estimator._decode(self.model, output)
+        prediction = self.hooks.decode(self.model, output)
         if (np.issubdtype(np.asarray(prediction).dtype, np.floating)
                 and not np.isfinite(prediction).all()):
             score = np.nan
         else:
-            score = float(self.estimator._validation_score(y_val, prediction, sw_val))
-        val_loss = self.network.objective(
-            X_val, Y_val, sw_val, self.alpha, self.loss_normalizer, params=self.model.params,
-            probability_floor=self.probability_floor)
-        return score, float(val_loss)
+            score = float(self.hooks.validation_score(y_val, prediction, sw_val))
+        return score, self.model.objective(val_data, None, None, self.alpha)
 
     def _notify(self, score, val_loss):
         """Run the user's callbacks; True when one asks to stop."""
         stop = False
         if self.callbacks:
             info = FitInfo(self.progress.n_iter_, self.progress.loss_, score, val_loss,
-                           self.estimator)
+                           self.hooks.estimator)
             for callback in self.callbacks:
                 stop = bool(callback(info)) or stop
         if self.epoch_context is not None:
             stop = bool(self.epoch_context.call_on_fit_task_end(
-                estimator=self.estimator, X=self.X, y=self.y, metadata=self._metadata(),
+                estimator=self.hooks.estimator, X=self.X, y=self.y,
+                metadata=self._metadata(),
                 reconstruction_attributes=self._reconstruction())) or stop
             self.epoch_context = None
         return stop
@@ -298,26 +421,27 @@ class _FitRun:
         return None if self.sample_weight is None else {"sample_weight": self.sample_weight}
 
     def _begin_sklearn_callbacks(self, max_subtasks):
-        if not getattr(self.estimator, "_skl_callbacks", None):
+        if self.hooks.callback_context is None:
             return
-        self.sklearn_context = self.estimator._init_callback_context(
-            max_subtasks=max_subtasks)
+        self.sklearn_context = self.hooks.callback_context(max_subtasks)
         self.sklearn_context.call_on_fit_task_begin(
-            estimator=self.estimator, X=self.X, y=self.y, metadata=self._metadata())
+            estimator=self.hooks.estimator, X=self.X, y=self.y, metadata=self._metadata())
 
     def _begin_epoch(self):
         if self.sklearn_context is not None:
             self.epoch_context = self.sklearn_context.subcontext(task_name="epoch")
             self.epoch_context.call_on_fit_task_begin(
-                estimator=self.estimator, X=self.X, y=self.y, metadata=self._metadata(),
+                estimator=self.hooks.estimator, X=self.X, y=self.y,
+                metadata=self._metadata(),
                 reconstruction_attributes=self._reconstruction())
 
     def _end_sklearn_callbacks(self):
         if self.sklearn_context is not None:
             if self.epoch_context is not None:  # an iteration that never ran
-                self.epoch_context.call_on_fit_task_end(estimator=self.estimator)
+                self.epoch_context.call_on_fit_task_end(estimator=self.hooks.estimator)
             self.sklearn_context.call_on_fit_task_end(
-                estimator=self.estimator, X=self.X, y=self.y, metadata=self._metadata(),
+                estimator=self.hooks.estimator, X=self.X, y=self.y,
+                metadata=self._metadata(),
                 reconstruction_attributes=self._reconstruction())
 
     def _checkpoint(self, optimizer=None):
@@ -329,9 +453,9 @@ class _FitRun:
         lists = ("loss_curve_", "validation_scores_", "validation_loss_curve_")
         return {
             "model": self.model,
-            "optimizer": None if optimizer is None else _optimizer_state(optimizer),
+            "optimizer": None if optimizer is None else optimizer.state_snapshot(),
             "learning_rate": None if optimizer is None else optimizer.learning_rate,
-            "scalars": {name: getattr(progress, name) for name in _Progress.COUNTERS
+            "scalars": {name: getattr(progress, name) for name in Progress.COUNTERS
                         if name not in lists},
             "lengths": {name: len(getattr(progress, name)) for name in lists
                         if getattr(progress, name) is not None},
@@ -339,9 +463,9 @@ class _FitRun:
 
     def _rollback(self, checkpoint, optimizer=None):
         self.model = checkpoint["model"]
-        self.estimator._model = self.model
+        self.hooks.publish(self.model)
         if optimizer is not None:
-            _set_optimizer_state(optimizer, checkpoint["optimizer"])
+            optimizer.restore_state(checkpoint["optimizer"])
             optimizer.learning_rate = checkpoint["learning_rate"]
         for name, value in checkpoint["scalars"].items():
             setattr(self.progress, name, value)
@@ -354,8 +478,8 @@ class _FitRun:
         With at least one, the fit ends there with a warning, like scikit-learn's.
         With none there is nothing to keep: the KeyboardInterrupt (or
         InterpreterExiting) goes on up (stopping a user's ``partial_fit`` loop,
-        say), and the estimator's ``_fit`` restores everything as it was
-        before the call.
+        say), and the estimator restores everything as it was before the
+        call.
         """
         if self.progress.n_iter_ == 0:
             raise interrupt
@@ -368,45 +492,47 @@ class _FitRun:
 
     def _split_validation(self, X, Y, sample_weight):
         """scikit-learn's early-stopping split: same call, same random state."""
-        est = self.estimator
-        stratify = (Y.astype(bool) if est._is_classifier and Y.ndim == 2 and Y.shape[1] == 1
+        classifier = self.settings.classifier
+        stratify = (Y.astype(bool) if classifier and Y.ndim == 2 and Y.shape[1] == 1
                     else None)
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         parts = train_test_split(*arrays, random_state=self.rng,
-                                 test_size=est._hyperparameter("validation_fraction"),
+                                 test_size=self.settings.validation_fraction,
                                  stratify=stratify)
         X_train, X_val, Y_train, Y_val = parts[:4]
         sw_train, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
-        if est._is_classifier:
+        if classifier:
             y_val = (self.model.labels.classes_[Y_val] if Y_val.ndim == 1
                      else self.model.labels.inverse_transform(Y_val))
         else:
             y_val = Y_val.ravel() if Y_val.shape[1] == 1 else Y_val
-        self.validation = (X_val, self._target_matrix(Y_val), y_val, sw_val)
+        # The validation rows are prepared once for the objective of every epoch.
+        self.validation = (X_val, self.network.training_data(X_val, Y_val, sw_val), y_val,
+                           sw_val)
         return X_train, np.ascontiguousarray(Y_train), sw_train
 
-    def _target_matrix(self, Y):
-        """``Y`` as a C-contiguous target matrix (one-hot rows for class indices)."""
-        if Y.ndim == 1:
-            return np.eye(self.network.n_outputs, dtype=self.network.dtype)[Y]
-        return np.ascontiguousarray(Y)
-
     def run_stochastic(self, schedule):
-        hp, net = self.estimator._hyperparameter, self.network
+        """Run 'sgd' or 'adam': ``max_iter`` epochs (one for ``partial_fit``).
+
+        Parameters
+        ----------
+        schedule : fastnn._schedule.Schedule or None
+            The schedule to continue (a copy the run may change), or None for
+            a fresh one from the settings.
+        """
+        settings, net = self.settings, self.network
         if schedule is None:
-            schedule = _Schedule(hp("solver"), hp("learning_rate_init"), hp("learning_rate"),
-                                 hp("momentum"), hp("nesterovs_momentum"), hp("power_t"),
-                                 hp("beta_1"), hp("beta_2"), hp("epsilon"))
+            schedule = settings.new_schedule()
         self.schedule = schedule
-        early_stopping = hp("early_stopping")
+        early_stopping = settings.early_stopping
         X, Y, sample_weight = self.X, self.Y, self.sample_weight
         if early_stopping:
             X, Y, sample_weight = self._split_validation(X, Y, sample_weight)
         n_samples = X.shape[0]
-        batch_size = hp("batch_size")
+        batch_size = settings.batch_size
         if batch_size == "auto":
             batch_size = min(200, n_samples)
         else:
@@ -415,6 +541,12 @@ class _FitRun:
                               "It is going to be clipped")
             batch_size = int(np.clip(batch_size, 1, n_samples))
         check_signals = threading.current_thread() is threading.main_thread()
+        # Everything fixed for the whole fit (data, batching, buffers) is set
+        # up once; each epoch only draws its order.
+        trainer = net.trainer(X, Y, batch_size, sample_weight, alpha=self.alpha,
+                              loss_normalizer=self.loss_normalizer,
+                              probability_floor=self.probability_floor,
+                              stop_flag=self.stop_flag, check_signals=check_signals)
         order = np.arange(n_samples)
         progress = self.progress
         self._begin_sklearn_callbacks(1 if self.incremental else self.max_iter)
@@ -425,14 +557,10 @@ class _FitRun:
         try:
             for _ in range(self.max_iter):
                 stop_if_exiting(self.stop_flag)
-                if hp("shuffle"):
+                if settings.shuffle:
                     order = shuffle_array(order, random_state=self.rng)
                 self._begin_epoch()
-                status, loss = net.train_epoch(
-                    X, Y, order, batch_size, optimizer, sample_weight=sample_weight,
-                    alpha=self.alpha, loss_normalizer=self.loss_normalizer,
-                    stop_flag=self.stop_flag, check_signals=check_signals,
-                    probability_floor=self.probability_floor)
+                status, loss = trainer.run(net.params, optimizer, order)
                 if status == "stopped":
                     stop_if_exiting(self.stop_flag)
                 params = net.params.copy()
@@ -485,7 +613,7 @@ class _FitRun:
         optimizer returns to its state after the last complete epoch, so a
         later ``warm_start`` or ``partial_fit`` does not inherit NaN moments.
         """
-        _set_optimizer_state(optimizer, checkpoint["optimizer"])
+        optimizer.restore_state(checkpoint["optimizer"])
         optimizer.learning_rate = checkpoint["learning_rate"]
         self._record_epoch(np.nan, n_samples)
         progress = self.progress
@@ -512,13 +640,13 @@ class _FitRun:
         scikit-learn's and L-BFGS sees the true gradient of it. With one output
         nothing changes.
         """
-        est, net = self.estimator, self.network
+        settings, net = self.settings, self.network
         X, Y, sample_weight = self.X, self.Y, self.sample_weight
-        early_stopping = est._hyperparameter("early_stopping")
+        early_stopping = settings.early_stopping
         if early_stopping:
             X, Y, sample_weight = self._split_validation(X, Y, sample_weight)
-        # Full-batch: the activations of every row dwarf a one-hot matrix.
-        Y = self._target_matrix(Y)
+        # Checked and converted once, for every evaluation of the objective.
+        data = net.training_data(X, Y, sample_weight)
         k, dtype = self.loss_normalizer, net.dtype
         alpha = self.alpha * k
         # Ctrl-C reaches the compiled gradient between its chunks of rows.
@@ -527,7 +655,7 @@ class _FitRun:
         def objective(p):
             stop_if_exiting(self.stop_flag)
             params = np.ascontiguousarray(p, dtype=dtype)
-            value, grad = net.loss_gradient(X, Y, sample_weight, alpha, 1.0, params=params,
+            value, grad = net.loss_gradient(data, None, None, alpha, 1.0, params=params,
                                             probability_floor=self.probability_floor,
                                             check_signals=check_signals)
             if k != 1.0:
@@ -560,8 +688,8 @@ class _FitRun:
         max_iter = self.max_iter
         self._begin_sklearn_callbacks(max_iter + 1)
         self._begin_epoch()
-        options = {"maxfun": est._hyperparameter("max_fun"), "maxiter": max_iter,
-                   "gtol": self.tol, **est._LBFGS_OPTIONS}
+        options = {"maxfun": settings.max_fun, "maxiter": max_iter,
+                   "gtol": self.tol, **settings.lbfgs_options}
         try:
             result = scipy.optimize.minimize(
                 objective, net.params.astype(np.float64), method="L-BFGS-B", jac=True,
@@ -588,14 +716,3 @@ class _FitRun:
             self._publish(np.array(result.x, dtype=dtype))
         self._end_sklearn_callbacks()
 
-
-def _optimizer_state(optimizer):
-    state = None if optimizer.state is None else optimizer.state.copy()
-    return state, getattr(optimizer, "t", None)
-
-
-def _set_optimizer_state(optimizer, saved):
-    state, t = saved
-    optimizer.state = state
-    if t is not None:
-        optimizer.t = t

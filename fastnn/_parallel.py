@@ -3,7 +3,8 @@
 Two ways use two cores for one fit: BLAS threads each matrix product, or the
 compiled epoch splits every batch by rows across OpenMP threads, each calling
 a one-thread BLAS. Never both at once: two thread pools on the same cores
-spin against each other (a fit was seen to run ~100x slower). The split wins
+spin against each other, each waiting at its barriers for cores the other
+holds, which slows a fit by orders of magnitude. The split wins
 on the small products of minibatch training (benchmarks/bench_estimators.py
 measures both); it needs enough rows per thread to pay for its barriers.
 A forward pass over many rows shares its chunks of rows out the same way.

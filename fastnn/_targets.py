@@ -81,6 +81,18 @@ class ClassifierTargets:
             return y, np.searchsorted(binarizer.classes_, y).astype(np.intp, copy=False), binarizer
         return y, binarizer.transform(y), binarizer
 
+    def _encode_targets(self, model, y):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_label_types(y, "y")
+        binarizer = model.labels
+        present = unique_labels(y)
+        unknown = np.setdiff1d(present, binarizer.classes_)
+        if len(unknown):
+            raise ValueError(f"`y` has classes not in `classes_`: {unknown}. `classes_` "
+                             f"has {binarizer.classes_}.")
+        return y, binarizer.transform(y)
+
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -203,11 +215,15 @@ class RegressorTargets:
             # Refused as scikit-learn's check_array refuses a string X at
             # predict (scikit-learn's MLP fails later, inside its loss).
             check_array(y, dtype="numeric", ensure_2d=False)
-        if self._hyperparameter("loss") == "poisson" and np.any(y < 0):
+        if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("Some value(s) of y are negative which is not allowed for "
                              "Poisson regression.")
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         return y, Y, None
+
+    def _encode_targets(self, model, y):
+        y, Y, _ = self._validate_targets(y, False, False, None)
+        return y, Y
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -227,7 +243,7 @@ class RegressorTargets:
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _loss_name(self, n_outputs, labels):
-        return self._hyperparameter("loss")
+        return self.loss
 
     def _decode(self, model, output):
         return output.ravel() if output.shape[1] == 1 else output

@@ -12,6 +12,7 @@ e.g. by ``dask_ml.wrappers.Incremental``.
 """
 
 import numbers
+import types
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
@@ -19,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
 from fastnn._base import BaseNetworkEstimator
+from fastnn._fitting import FitSettings
 from fastnn._targets import ClassifierTargets, RegressorTargets
 
 __all__ = ["LinearRegression", "LogisticRegression"]
@@ -43,7 +45,7 @@ _PARAMETERS_DOC = """
     verbose : bool, default=False
         Print the loss after every iteration or epoch.
     callbacks : callable, list of callables or None, default=None
-        Called after every iteration/epoch with a :class:`fastnn._fitting.FitInfo`;
+        Called after every iteration/epoch with a :class:`fastnn.callbacks.FitInfo`;
         returning True stops training."""
 
 _ATTRIBUTES_DOC = """
@@ -57,19 +59,16 @@ _ATTRIBUTES_DOC = """
 
 
 class _SingleNeuron(BaseNetworkEstimator):
-    """A network with no hidden layer; the MLP machinery with most knobs fixed."""
+    """A network with no hidden layer, trained by the solvers' default settings.
 
-    _FIXED_HYPERPARAMETERS = {
-        "hidden_layer_sizes": (), "activation": "relu", "learning_rate": "constant",
-        "power_t": 0.5, "shuffle": True, "warm_start": False, "momentum": 0.9,
-        "nesterovs_momentum": True, "early_stopping": False, "validation_fraction": 0.1,
-        "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "n_iter_no_change": 10,
-        "max_fun": 15000,
-    }
+    What the single neurons do not offer as parameters (schedules, momentum,
+    Adam's rates, early stopping, warm starts) takes :class:`FitSettings`'
+    defaults, scikit-learn's MLP defaults.
+    """
 
     # Convex problems: let L-BFGS-B run to the gradient tolerance instead of stopping
     # on a small relative decrease (scikit-learn's LogisticRegression does the same).
-    _LBFGS_OPTIONS = {"ftol": 64 * np.finfo(float).eps, "maxls": 50}
+    _LBFGS_OPTIONS = types.MappingProxyType({"ftol": 64 * np.finfo(float).eps, "maxls": 50})
 
     _parameter_constraints: dict = {
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
@@ -112,6 +111,18 @@ class _SingleNeuron(BaseNetworkEstimator):
         """
         return self._fit(X, y, sample_weight=sample_weight)
 
+    def _fit_settings(self):
+        return FitSettings(
+            solver=self.solver, alpha=self.alpha, tol=self.tol, max_iter=self.max_iter,
+            verbose=self.verbose, callbacks=FitSettings.callback_list(self.callbacks),
+            classifier=self._is_classifier, batch_size=self.batch_size,
+            learning_rate_init=self.learning_rate_init,
+            lbfgs_options=self._LBFGS_OPTIONS)
+
+    def _architecture(self):
+        # No hidden layer; the output layer's initial bound is its own activation's.
+        return [], (), None
+
     def _weights(self):
         model = self._fitted_model()
         return model.coefs[0], model.intercepts[0]
@@ -135,13 +146,13 @@ class LinearRegression(RegressorTargets, RegressorMixin, _SingleNeuron):
     intercept_ : float or ndarray of shape (n_targets,){_ATTRIBUTES_DOC}
     """
 
-    _FIXED_HYPERPARAMETERS = {**_SingleNeuron._FIXED_HYPERPARAMETERS,
-                              "loss": "squared_error"}
+    # The loss of RegressorTargets; not a parameter here.
+    loss = "squared_error"
 
     # Least squares on raw features is often ill-conditioned while the loss is
     # dominated by the irreducible residual: a relative-decrease test stops far
     # from the solution, so only the gradient tolerance may stop L-BFGS.
-    _LBFGS_OPTIONS = {"ftol": 0.0, "maxls": 50}
+    _LBFGS_OPTIONS = types.MappingProxyType({"ftol": 0.0, "maxls": 50})
 
     def __init__(self, *, solver="lbfgs", alpha=0.0, max_iter=200, tol=1e-8,
                  learning_rate_init=0.001, batch_size="auto", random_state=None,

@@ -8,11 +8,15 @@ methods, and with scikit-learn's activations the same model for the same
 a ``callbacks=`` hook, and scikit-learn's callback API.
 """
 
+import numbers
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastnn._base import BaseNetworkEstimator
+from fastnn._fitting import FitSettings
+from fastnn._parameters import ActivationConstraint, hidden_activations, hidden_layer_sizes
 from fastnn._targets import ClassifierTargets, RegressorTargets
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -86,7 +90,7 @@ _COMMON_PARAMETERS_DOC = """
 _CALLBACKS_DOC = """
     callbacks : callable, list of callables or None, default=None
         Called after every epoch (L-BFGS iteration) with a
-        :class:`fastnn._fitting.FitInfo` (``epoch``, ``loss``, ``validation_score``,
+        :class:`fastnn.callbacks.FitInfo` (``epoch``, ``loss``, ``validation_score``,
         ``validation_loss``, ``estimator``); a callable returning True stops
         training. scikit-learn's callbacks (``ProgressBar``, ``ScoringMonitor``)
         attach with ``set_callbacks`` instead."""
@@ -124,7 +128,37 @@ _ATTRIBUTES_DOC = """
 
 
 class _MultilayerPerceptron(BaseNetworkEstimator):
-    """Constructor, parameter storage and the ``coefs_``/``intercepts_`` views."""
+    """Constructor, parameters, architecture and the ``coefs_``/``intercepts_`` views."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None,
+                                                      closed="left")],
+        "activation": [ActivationConstraint()],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None,
+                                                      closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"),
+                             Options(numbers.Real, {np.inf})],
+        "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
+        "callbacks": [callable, list, tuple, None],
+    }
 
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
                  learning_rate, learning_rate_init, power_t, max_iter, shuffle,
@@ -155,6 +189,49 @@ class _MultilayerPerceptron(BaseNetworkEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.callbacks = callbacks
+
+    def _fit_settings(self):
+        return FitSettings(
+            solver=self.solver, alpha=self.alpha, tol=self.tol, max_iter=self.max_iter,
+            verbose=self.verbose, callbacks=FitSettings.callback_list(self.callbacks),
+            classifier=self._is_classifier, batch_size=self.batch_size,
+            shuffle=self.shuffle, learning_rate=self.learning_rate,
+            learning_rate_init=self.learning_rate_init, power_t=self.power_t,
+            momentum=self.momentum, nesterovs_momentum=self.nesterovs_momentum,
+            beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change, max_fun=self.max_fun,
+            warm_start=self.warm_start)
+
+    def _architecture(self):
+        sizes = hidden_layer_sizes(self.hidden_layer_sizes)
+        activation = hidden_activations(self.activation, len(sizes))
+        # Without hidden layers scikit-learn's MLP still takes the output
+        # layer's initial bound from its ``activation``.
+        bound = activation if not sizes and isinstance(activation, str) else None
+        return sizes, activation, bound
+
+    def hidden_activations(self, X):
+        """Each hidden layer's output for ``X``, as the fitted network computes it.
+
+        Reads the model ``predict`` reads: during a fit, that of the last
+        complete epoch.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        activations : list of ndarray
+            ``activations[i]`` is the output of hidden layer ``i``, of shape
+            (n_samples, hidden_layer_sizes[i]); an empty list without hidden
+            layers.
+        """
+        model = self._fitted_model()
+        return model.hidden_outputs(self._validate_for_predict(model, X))
 
     @property
     def coefs_(self):
@@ -244,7 +321,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
     """
 
     _parameter_constraints: dict = {
-        **BaseNetworkEstimator._parameter_constraints,
+        **_MultilayerPerceptron._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
@@ -298,7 +375,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
     """
 
     _parameter_constraints: dict = {
-        **BaseNetworkEstimator._parameter_constraints,
+        **_MultilayerPerceptron._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
 

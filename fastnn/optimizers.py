@@ -51,6 +51,14 @@ class _Optimizer:
             self.state = np.zeros(size, dtype=dtype)
         return self.state
 
+    def state_snapshot(self):
+        """A copy of the state (vectors and step count), for :meth:`restore_state`."""
+        return {"state": None if self.state is None else self.state.copy()}
+
+    def restore_state(self, snapshot):
+        """Return to a :meth:`state_snapshot` (the snapshot itself is not adopted)."""
+        self.state = None if snapshot["state"] is None else snapshot["state"].copy()
+
     def update_rule(self):
         """The update as the compiled epoch applies it: a typed ``UpdateRule``."""
         raise NotImplementedError
@@ -132,6 +140,13 @@ class Adam(_Optimizer):
 
     def applied(self, rule):
         self.t = rule.step
+
+    def state_snapshot(self):
+        return {**super().state_snapshot(), "t": self.t}
+
+    def restore_state(self, snapshot):
+        super().restore_state(snapshot)
+        self.t = snapshot["t"]
 
     def step(self, params, grads):
         """Apply one update to ``params`` (in place) from ``grads``."""

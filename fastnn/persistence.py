@@ -6,8 +6,10 @@ array) plus one entry of fastnn's own, ``fastnn.json``, holding the file
 format version and the fastnn version that wrote it. What skops writes is plain
 data: the estimators' hyper-parameters and fitted attributes, the fitted
 network as its layer sizes, activation names, loss and flat parameter array
-(rebuilt on load, see ``fastnn._base._Model``), and the optimizer state of the
-stochastic solvers, so ``warm_start`` and ``partial_fit`` continue exactly.
+(rebuilt on load, see :class:`fastnn._model.FittedModel`), and the learning-rate
+schedule and optimizer state of the stochastic solvers
+(:class:`fastnn._schedule.Schedule`), so ``warm_start`` and ``partial_fit``
+continue exactly.
 
 :func:`load` never unpickles. It reads ``fastnn.json`` first, then lets skops
 audit the object tree before anything is built: only :data:`TRUSTED_TYPES`
@@ -15,6 +17,10 @@ audit the object tree before anything is built: only :data:`TRUSTED_TYPES`
 the types skops trusts by default (builtins, numpy arrays, scikit-learn's
 estimators such as ``Pipeline``) may be constructed. skops is an optional
 dependency: ``pip install fastnn[persist]``.
+
+Files of format version 1 hold the same state under other class paths
+(:data:`RENAMED_TYPES`); :func:`load` reads them by mapping those paths to
+this version's classes before skops audits the tree.
 """
 
 import io
@@ -23,25 +29,33 @@ import os
 import uuid
 import zipfile
 
-from fastnn._base import _Model
+from fastnn._model import FittedModel
+from fastnn._schedule import Schedule
 from fastnn._version import __version__
-from fastnn._fitting import _Schedule
 from fastnn.linear_model import LinearRegression, LogisticRegression
 from fastnn.neural_network import MLPClassifier, MLPRegressor
 from fastnn.optimizers import SGD, Adam
 
-__all__ = ["save", "load", "ModelFileError", "FORMAT_VERSION", "TRUSTED_TYPES"]
+__all__ = ["save", "load", "ModelFileError", "FORMAT_VERSION", "TRUSTED_TYPES",
+           "RENAMED_TYPES"]
 
 #: Version of the file layout this fastnn writes; :func:`load` reads files of
 #: this version and older. Bump it when the saved state changes incompatibly.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: fastnn's classes that a saved estimator holds, the only fastnn types
 #: :func:`load` constructs (besides the types skops trusts by default). Named
 #: one by one, no wildcard: a new class must be added here deliberately, once
 #: its state is plain data that is checked on load.
 TRUSTED_TYPES = (MLPClassifier, MLPRegressor, LinearRegression, LogisticRegression,
-                 _Model, _Schedule, SGD, Adam)
+                 FittedModel, Schedule, SGD, Adam)
+
+#: ``(module, class)`` in files of format version 1 -> the class that reads
+#: that state in this version (same state, another path).
+RENAMED_TYPES = {
+    ("fastnn._base", "_Model"): FittedModel,
+    ("fastnn._fitting", "_Schedule"): Schedule,
+}
 
 _METADATA_ENTRY = "fastnn.json"
 _FORMAT_NAME = "fastnn model"
@@ -149,6 +163,33 @@ def _check_metadata(archive, path):
             f"format versions up to {FORMAT_VERSION}. Upgrade fastnn to load it.")
 
 
+def _renamed_schema(schema):
+    """The skops schema ``schema`` with :data:`RENAMED_TYPES` mapped (format 1)."""
+    if isinstance(schema, list):
+        return [_renamed_schema(node) for node in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: _renamed_schema(value) for key, value in schema.items()}
+    target = RENAMED_TYPES.get((schema.get("__module__"), schema.get("__class__")))
+    if target is not None:
+        schema.update(__module__=target.__module__, __class__=target.__qualname__)
+    return schema
+
+
+def _upgraded(data, archive):
+    """The bytes of a model file of an older format, rewritten as this format's."""
+    if json.loads(archive.read(_METADATA_ENTRY))["format_version"] == FORMAT_VERSION:
+        return data
+    schema = _renamed_schema(json.loads(archive.read("schema.json")))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as upgraded:
+        for entry in archive.infolist():
+            content = (json.dumps(schema) if entry.filename == "schema.json"
+                       else archive.read(entry.filename))
+            upgraded.writestr(entry, content)
+    return buffer.getvalue()
+
+
 def load(path):
     """Read a model file written by :func:`save`, constructing only trusted types.
 
@@ -196,6 +237,7 @@ def load(path):
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             _check_metadata(archive, path)
+            data = _upgraded(data, archive)
         return sio.loads(data, trusted=list(TRUSTED_TYPES))
     except ModelFileError:
         raise
@@ -208,6 +250,6 @@ def load(path):
             EOFError, RecursionError) as error:
         # A truncated file has no zip directory; a flipped byte fails a CRC; a
         # hand-edited schema lacks keys or holds values of the wrong kind, which
-        # skops's node constructors and _Model's checks report as these.
+        # skops's node constructors and FittedModel's checks report as these.
         raise ModelFileError(f"{path} is not a complete fastnn model file "
                              f"({type(error).__name__}: {error}).") from error

@@ -19,10 +19,13 @@ import pytest
 import scipy.sparse as sp
 from sklearn import neural_network as sk
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
 from fastnn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
-from fastnn._base import NON_FINITE_MESSAGE, FitInfo
+from fastnn._fitting import NON_FINITE_MESSAGE
+from fastnn.callbacks import FitInfo
 from fastnn.network import Network
 
 SOLVERS = ["lbfgs", "sgd", "adam"]
@@ -362,22 +365,20 @@ def test_c_contiguous_input_of_a_float_dtype_is_never_copied(data, dtype, monkey
     X, y = data
     X = np.ascontiguousarray(X, dtype=dtype)
     seen = []
-    train_epoch, forward = Network.train_epoch, Network.forward
+    inputs = Network.inputs
 
-    def spy_train(self, X_in, *args, **kwargs):
+    def spy_inputs(self, X_in):
+        # Where every array becomes the kernels' input rows (Inputs).
         seen.append(X_in)
-        return train_epoch(self, X_in, *args, **kwargs)
+        return inputs(self, X_in)
 
-    def spy_forward(self, X_in, *args, **kwargs):
-        seen.append(X_in)
-        return forward(self, X_in, *args, **kwargs)
-
-    monkeypatch.setattr(Network, "train_epoch", spy_train)
-    monkeypatch.setattr(Network, "forward", spy_forward)
+    monkeypatch.setattr(Network, "inputs", spy_inputs)
     est = _quiet(_fitted().fit, X, y)
     est.predict(X)
     est.predict(X[:1])
-    assert len(seen) == 7 and all(s is X or s.base is X for s in seen)
+    # Once for the fit's training data (prepared once for every epoch), once
+    # per prediction.
+    assert len(seen) == 3 and all(s is X or s.base is X for s in seen)
     assert est.coefs_[0].dtype == dtype
 
 
@@ -597,3 +598,70 @@ def test_setting_coefs_publishes_a_new_snapshot(data):
     assert est._model is not old and not np.shares_memory(est._model.params, old.params)
     proba = est.predict_proba(X[:2])
     np.testing.assert_allclose(proba, proba[:1].repeat(2, axis=0))
+
+
+# -- the training objective on given data ------------------------------------
+
+
+def _validation_split(X, y, layer_sizes, random_state):
+    # The fit's random state draws the initial weights, then the split.
+    rng = check_random_state(random_state)
+    Network(layer_sizes).initialize(rng)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, random_state=rng,
+                                                      test_size=0.1)
+    return X_val, y_val
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "poisson"])
+def test_objective_is_what_the_validation_loss_curve_records(data, kind):
+    X, y = data
+    if kind == "poisson":
+        y = np.random.default_rng(1).poisson(np.exp(0.5 * X[:, 0]))
+        est = MLPRegressor(hidden_layer_sizes=(12,), loss="poisson", early_stopping=True, max_iter=6,
+                           random_state=0)
+        n_outputs = 1
+    else:
+        est = _fitted(early_stopping=True, max_iter=6)
+        n_outputs = 3
+    _quiet(est.fit, X, y)
+    X_val, y_val = _validation_split(X, y, (8, 12, n_outputs), 0)
+    # The fit keeps its best epoch's parameters, those of the first best score.
+    best = int(np.argmax(est.validation_scores_))
+    assert est.objective(X_val, y_val) == est.validation_loss_curve_[best]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifier(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=30, random_state=0),
+    lambda: MLPRegressor(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=30, random_state=0),
+    lambda: MLPRegressor(hidden_layer_sizes=(6,), loss="poisson", solver="lbfgs",
+                         max_iter=30, random_state=0),
+    lambda: LogisticRegression(max_iter=30),
+    lambda: LinearRegression(alpha=0.5, max_iter=30),
+], ids=["classifier", "squared_error", "poisson", "logistic", "linear"])
+def test_objective_after_lbfgs_is_the_last_loss_of_the_curve(data, make):
+    X, y = data
+    est = make()
+    if isinstance(est, MLPRegressor) and est.loss == "poisson":
+        y = np.random.default_rng(1).poisson(np.exp(0.5 * X[:, 0]))
+    elif not isinstance(est, (MLPClassifier, LogisticRegression)):
+        y = np.column_stack([X[:, 0] + X[:, 1], X[:, 2]])  # two outputs
+    _quiet(est.fit, X, y)
+    assert est.objective(X, y) == pytest.approx(est.loss_curve_[-1], rel=1e-9)
+
+
+def test_objective_weighs_samples_and_classes_like_the_fit(data):
+    X, y = data
+    est = _quiet(_fitted("lbfgs", max_iter=20).fit, X, y)
+    weights = np.linspace(0.5, 2, len(y))
+    repeated = np.repeat(np.arange(len(y)), 2)
+    # Weight 2 counts a sample twice, in the mean and in the penalty's 1 / sum(w).
+    assert est.objective(X, y, np.full(len(y), 2.0)) == pytest.approx(
+        est.objective(X[repeated], y[repeated]), rel=1e-12)
+    assert est.objective(X, y, weights) != pytest.approx(est.objective(X, y))
+    weighted = _quiet(_fitted("lbfgs", max_iter=20, class_weight={0: 1, 1: 3, 2: 1}).fit,
+                      X, y)
+    assert weighted.objective(X, y) == pytest.approx(weighted.loss_curve_[-1], rel=1e-9)
+    with pytest.raises(ValueError, match="classes not in `classes_`"):
+        est.objective(X[:3], [0, 1, 7])
+    with pytest.raises(NotFittedError):
+        MLPClassifier().objective(X, y)

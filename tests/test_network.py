@@ -9,6 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -273,3 +274,30 @@ def test_gradient_of_a_non_finite_objective_is_nan_not_stale_memory():
     objective, grad = net.loss_gradient(np.array([[1.0, 2.0]]), np.array([[np.inf]]))
     assert not np.isfinite(objective)
     assert np.isnan(grad).all()
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "glu", "softmax"])
+def test_hidden_outputs_are_each_hidden_layers_output(activation):
+    net = Network((3, 4, 2, 2), activation).initialize(0)
+    X = np.random.default_rng(0).standard_normal((6, 3))
+    outputs = net.hidden_outputs(X)
+    assert [h.shape for h in outputs] == [(6, 4), (6, 2)]
+    h = X
+    for (W, b), g, out in zip(zip(net.coefs, net.intercepts), net.activations, outputs):
+        h = g(h @ W + b)
+        np.testing.assert_allclose(out, h, rtol=1e-12)
+    # The output layer on the last hidden output is the forward pass.
+    np.testing.assert_allclose(net.forward(X), outputs[-1] @ net.coefs[-1] + net.intercepts[-1],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_hidden_outputs_take_params_sparse_input_and_no_hidden_layer():
+    net = Network((3, 5, 1), "tanh", dtype=np.float32).initialize(0)
+    X = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    other = np.random.default_rng(2).standard_normal(net.n_params).astype(np.float32)
+    with_other = net.hidden_outputs(X, params=other)
+    assert with_other[0].dtype == np.float32
+    assert not np.allclose(with_other[0], net.hidden_outputs(X)[0])
+    np.testing.assert_allclose(net.hidden_outputs(sp.csr_matrix(X))[0],
+                               net.hidden_outputs(X)[0], rtol=1e-6)
+    assert Network((3, 2)).hidden_outputs(X) == []

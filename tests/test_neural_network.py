@@ -574,3 +574,24 @@ def test_predict_when_a_fit_on_another_thread_publishes_the_first_epoch_meanwhil
 
     late = PublishedDuringCheck((10,), max_iter=2, random_state=0)
     np.testing.assert_array_equal(late.predict_proba(X[:5]), fitted.predict_proba(X[:5]))
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_hidden_activations_are_the_fitted_networks_hidden_layers(digits, Estimator):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = Estimator(hidden_layer_sizes=(12, 7), activation=["tanh", "relu"],
+                        max_iter=3, random_state=0).fit(X, y)
+        single = MLPRegressor(hidden_layer_sizes=(), max_iter=2).fit(X[:20], y[:20])
+    assert single.hidden_activations(X[:3]) == []
+    hidden = est.hidden_activations(X[:50])
+    assert [h.shape for h in hidden] == [(50, 12), (50, 7)]
+    np.testing.assert_allclose(hidden[0], np.tanh(X[:50] @ est.coefs_[0] + est.intercepts_[0]),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        hidden[1], np.maximum(hidden[0] @ est.coefs_[1] + est.intercepts_[1], 0),
+        rtol=1e-10, atol=1e-12)
+    if Estimator is MLPRegressor:  # identity output: the last layer gives predict
+        np.testing.assert_allclose(hidden[1] @ est.coefs_[2] + est.intercepts_[2],
+                                   est.predict(X[:50]).reshape(50, -1), rtol=1e-10)

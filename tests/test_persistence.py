@@ -20,7 +20,8 @@ from sklearn.preprocessing import StandardScaler
 
 import fastnn
 from fastnn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
-from fastnn._base import _Model, _usable_activation_names
+from fastnn._model import FittedModel
+from fastnn._parameters import usable_activation_names
 from fastnn.persistence import FORMAT_VERSION, TRUSTED_TYPES, ModelFileError
 
 sio = pytest.importorskip("skops.io")
@@ -175,7 +176,7 @@ def test_one_column_2d_target_of_linear_regression_stays_2d(data, tmp_path):
 
 # The estimators take activations by name alone: every name but those that
 # need parameters (Keras's threshold), which no estimator can hold.
-@pytest.mark.parametrize("activation", sorted(_usable_activation_names()))
+@pytest.mark.parametrize("activation", sorted(usable_activation_names()))
 def test_every_activation_survives(activation, data, tmp_path):
     X = data[0]
     est = MLPClassifier((4,), activation=activation, solver="sgd", **FEW)
@@ -399,7 +400,7 @@ def test_the_file_holds_plain_data_and_fastnn_metadata(data, tmp_path):
     assert json.loads(entries["fastnn.json"]) == {
         "format": "fastnn model", "format_version": FORMAT_VERSION,
         "fastnn_version": fastnn.__version__}
-    assert FORMAT_VERSION == 1
+    assert FORMAT_VERSION == 2
     others = set(entries) - {"fastnn.json", "schema.json"}
     assert others and all(name.endswith(".npy") for name in others)
     schema = entries["schema.json"].decode()
@@ -409,7 +410,7 @@ def test_the_file_holds_plain_data_and_fastnn_metadata(data, tmp_path):
     # Exactly fastnn's types need trust beyond skops's defaults: the trusted
     # list is needed, and sufficient.
     assert sio.get_untrusted_types(file=path) == [
-        "fastnn._base._Model", "fastnn._fitting._Schedule",
+        "fastnn._model.FittedModel", "fastnn._schedule.Schedule",
         "fastnn.neural_network.MLPClassifier", "fastnn.optimizers.Adam"]
 
 
@@ -418,8 +419,38 @@ def test_the_trusted_types_are_exactly_fastnns_own_enumerated_classes():
     assert names == {
         "fastnn.neural_network.MLPClassifier", "fastnn.neural_network.MLPRegressor",
         "fastnn.linear_model.LinearRegression", "fastnn.linear_model.LogisticRegression",
-        "fastnn._base._Model", "fastnn._fitting._Schedule", "fastnn.optimizers.SGD",
+        "fastnn._model.FittedModel", "fastnn._schedule.Schedule", "fastnn.optimizers.SGD",
         "fastnn.optimizers.Adam"}
+
+
+def _as_format_1(entries):
+    """A file of this version rewritten as format version 1 wrote it."""
+    schema = entries["schema.json"].decode()
+    for new, old in (('"fastnn._model"', '"fastnn._base"'), ('"FittedModel"', '"_Model"'),
+                     ('"fastnn._schedule"', '"fastnn._fitting"'),
+                     ('"Schedule"', '"_Schedule"')):
+        assert new in schema
+        schema = schema.replace(new, old)
+    entries["schema.json"] = schema
+    metadata = json.loads(entries["fastnn.json"])
+    metadata.update(format_version=1)
+    entries["fastnn.json"] = json.dumps(metadata)
+
+
+def test_a_format_1_file_loads_and_continues_as_the_original(data, tmp_path):
+    est = _quiet(_make(MLPClassifier, "sgd").fit, data[0], _targets(MLPClassifier, data))
+    fastnn.save(est, tmp_path / "model.skops")
+    old = _rewrite(tmp_path / "model.skops", tmp_path / "format1.skops", _as_format_1)
+    schema = _entries(old)["schema.json"].decode()
+    assert "fastnn._base" in schema and "FittedModel" not in schema
+    loaded = fastnn.load(old)
+    _assert_same_predictions(est, loaded, data[0])
+    # The schedule came through too: partial_fit continues bit for bit.
+    y = _targets(MLPClassifier, data)
+    _quiet(est.partial_fit, data[0], y)
+    _quiet(loaded.partial_fit, data[0], y)
+    _assert_same_predictions(est, loaded, data[0])
+    assert loaded.loss_curve_ == est.loss_curve_
 
 
 def test_save_replaces_an_existing_file(data, tmp_path):
@@ -610,7 +641,7 @@ def test_a_model_whose_description_does_not_hold_together_is_refused(bad, data, 
                                                                      monkeypatch):
     # Only trusted types, but content the kernels must never see.
     est = _quiet(_make(MLPClassifier).fit, data[0], _targets(MLPClassifier, data))
-    genuine = _Model.__getstate__
+    genuine = FittedModel.__getstate__
 
     def tampered(self):
         state = genuine(self)
@@ -625,7 +656,7 @@ def test_a_model_whose_description_does_not_hold_together_is_refused(bad, data, 
         else:
             state["n_features_in"] = 4
         return state
-    monkeypatch.setattr(_Model, "__getstate__", tampered)
+    monkeypatch.setattr(FittedModel, "__getstate__", tampered)
     path = tmp_path / "tampered.skops"
     fastnn.save(est, path)
     with pytest.raises(ModelFileError, match=NOT_COMPLETE):

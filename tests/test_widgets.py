@@ -18,6 +18,7 @@ from sklearn.datasets import load_digits, make_moons  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+from scipy.special import xlogy  # noqa: E402
 
 from conftest import python_command  # noqa: E402
 from fastnn import LinearRegression, MLPClassifier, MLPRegressor  # noqa: E402
@@ -258,8 +259,7 @@ def test_lbfgs_iterations_count_as_epochs_and_training_continues(moons):
     assert dashboard.history["loss"] == est.loss_curve_
     assert est.warm_start is False and est.callbacks is None  # restored after each run
     # On the training data, the dashboard's loss is the estimator's objective.
-    loss, _ = validation_metrics(est, dashboard._session.X, dashboard._session.y,
-                                 dashboard._session.classes)
+    loss, _ = validation_metrics(est, dashboard._session.X, dashboard._session.y)
     assert loss == pytest.approx(est.loss_curve_[-1], rel=1e-6)
 
 
@@ -290,6 +290,26 @@ def test_single_neuron_with_sgd_trains_epoch_by_epoch_and_continues(plane):
     assert dashboard.epoch == 20 == len(dashboard.history["loss"])
     # One partial_fit per epoch over the training rows (the rest validate).
     assert dashboard.estimator.t_ == 20 * len(dashboard._session.y)
+
+
+def test_poisson_validation_curve_is_the_estimators_objective_with_every_term(plane):
+    X, _ = plane
+    y = np.random.default_rng(2).poisson(np.exp(0.5 * X[:, 0]))
+    est = MLPRegressor(hidden_layer_sizes=(6,), loss="poisson", solver="adam",
+                       learning_rate_init=0.01, alpha=0.01, random_state=0)
+    dashboard = TrainingDashboard(est, X, y, epochs=5)
+    _press(dashboard, "Train ▶")
+    X_val, y_val = dashboard.X_val, dashboard.y_val
+    est = dashboard.estimator
+    loss = dashboard.history["validation_loss"][-1]
+    assert loss == est.objective(X_val, y_val)
+    # Half the Poisson deviance, y log y - y included (as in loss_curve_), plus
+    # the penalty: not the deviance less its constant.
+    mu = est.predict(X_val)
+    deviance = np.mean(xlogy(y_val, y_val / mu) - y_val + mu)
+    penalty = 0.01 * sum(np.sum(W ** 2) for W in est.coefs_) / (2 * len(y_val))
+    assert loss == pytest.approx(deviance + penalty, rel=1e-9)
+    assert abs(loss - (np.mean(mu - y_val * np.log(mu)) + penalty)) > 0.1
 
 
 def test_one_dimensional_regression_draws_the_fitted_curve():

@@ -23,10 +23,7 @@ import warnings
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
-
-from fastnn import activations
 
 # The hyper-parameters the dashboard changes while training; read again each epoch.
 LIVE_PARAMETERS = ("learning_rate_init", "alpha", "batch_size")
@@ -64,72 +61,28 @@ def layer_weights(final):
     return [(W, np.atleast_1d(np.asarray(final.intercept_, dtype=W.dtype)))]
 
 
-def hidden_activation_names(final, n_hidden):
-    """One activation name per hidden layer (the ``activation`` parameter spread out)."""
-    activation = final.get_params().get("activation", "relu")
-    if isinstance(activation, str):
-        return [activation] * n_hidden
-    return list(activation)
-
-
 def hidden_outputs(estimator, X):
     """Each hidden layer's output for raw inputs ``X``: a list of (n, units) arrays.
 
-    Computed from the fitted weights and the registry's activations, the same
-    arithmetic as the network's forward pass, so that each neuron can be drawn over
-    the input plane.
+    The estimator's ``hidden_activations`` on ``X`` as the final estimator sees
+    it, so that each neuron can be drawn over the input plane.
     """
-    final = final_estimator(estimator)
-    weights = layer_weights(final)[:-1]
-    names = hidden_activation_names(final, len(weights))
-    h = np.asarray(preprocess(estimator, X), dtype=weights[0][0].dtype if weights else None)
-    outputs = []
-    for (W, b), name in zip(weights, names):
-        h = activations.get(name)(np.ascontiguousarray(h @ W + b))
-        outputs.append(h)
-    return outputs
+    return final_estimator(estimator).hidden_activations(preprocess(estimator, X))
 
 
-def validation_metrics(estimator, X, y, classes=None):
+def validation_metrics(estimator, X, y):
     """(loss, score) of ``estimator`` on ``(X, y)``.
 
-    The loss is the training objective evaluated on these samples: the mean loss
-    of the estimator's kind (log loss of the predicted probabilities, half the
-    squared error averaged over outputs, half the Poisson deviance) plus the L2
-    penalty ``alpha / (2 n) ||W||^2``, so it sits on the scale of ``loss_curve_``.
-    The score is ``estimator.score`` (accuracy or R^2). ``classes`` are a
-    classifier's labels (during a first fit ``classes_`` is not set yet). The loss
-    is NaN when the penalty counts but the weights cannot be read yet (see
-    :func:`layer_weights`).
+    The loss is the estimator's ``objective``: the training objective on these
+    samples, the one ``loss_curve_`` records (mean loss plus the L2 penalty),
+    so the two curves share a scale. The score is ``estimator.score`` (accuracy
+    or R^2).
     """
     # A diverging model overflows here before the estimator reports it: its
     # curves show inf, not warnings.
     with np.errstate(over="ignore", invalid="ignore"):
-        return _validation_metrics(estimator, X, y, classes)
-
-
-def _validation_metrics(estimator, X, y, classes):
-    final = final_estimator(estimator)
-    params = final.get_params()
-    n = X.shape[0]
-    if is_classifier(final):
-        proba = estimator.predict_proba(X)
-        loss = log_loss(y, proba, labels=classes)
-    else:
-        prediction = np.asarray(estimator.predict(X), dtype=float).reshape(n, -1)
-        target = np.asarray(y, dtype=float).reshape(n, -1)
-        if params.get("loss", "squared_error") == "poisson":
-            # Half the deviance without its constant y log y - y: the network's loss.
-            loss = np.mean(prediction - target * np.log(prediction))
-        else:
-            loss = 0.5 * np.mean((prediction - target) ** 2)
-    alpha = params.get("alpha", 0.0)
-    if alpha:
-        weights = layer_weights(final)
-        penalty = (np.nan if weights is None
-                   else sum(float(np.sum(W.astype(float) ** 2)) for W, _ in weights))
-        loss = float(loss) + alpha * penalty / (2 * n)
-    return float(loss), float(estimator.score(X, y))
+        loss = final_estimator(estimator).objective(preprocess(estimator, X), y)
+        return float(loss), float(estimator.score(X, y))
 
 
 class TrainingSession:

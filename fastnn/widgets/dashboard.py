@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
 
-from fastnn._base import _usable_activation_names
+from fastnn._parameters import usable_activation_names
 from fastnn.widgets import plots
 from fastnn.widgets._session import (
     CannotContinue, TrainingSession, final_estimator, hidden_outputs, layer_weights,
@@ -270,7 +270,7 @@ class TrainingDashboard:
                                                   layout={"width": "80px"})
         self.add_layer_button.on_click(lambda _: self._add_layer())
         self.remove_layer_button.on_click(lambda _: self._remove_layer())
-        self._activation_names = sorted(_usable_activation_names())
+        self._activation_names = sorted(usable_activation_names())
         self.has_hidden_layers = "hidden_layer_sizes" in params
         if self.has_hidden_layers:
             sizes = list(np.atleast_1d(params["hidden_layer_sizes"]))
@@ -520,8 +520,7 @@ class TrainingDashboard:
     def _record(self, epoch, loss):
         self.history["loss"].append(float(loss))
         if self.X_val is not None:
-            val_loss, score = validation_metrics(self.estimator, self.X_val, self.y_val,
-                                                 self._session.classes)
+            val_loss, score = validation_metrics(self.estimator, self.X_val, self.y_val)
             self.history["validation_loss"].append(val_loss)
             self.history["validation_score"].append(score)
         self._show_epoch()

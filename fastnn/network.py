@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from fastnn import activations as _activations
+from fastnn.activations import Activation, get as get_activation
 from fastnn._kernels.data import Inputs, TrainingData
 from fastnn._kernels.epoch import STATUS, EpochTeam
 from fastnn._kernels.losses import LOSS_KINDS
@@ -116,7 +116,7 @@ class Network:
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
 
         n_hidden = len(sizes) - 2
-        if isinstance(hidden_activation, (str, _activations.Activation)):
+        if isinstance(hidden_activation, (str, Activation)):
             hidden = [hidden_activation] * n_hidden
         else:
             hidden = list(hidden_activation)
@@ -126,8 +126,8 @@ class Network:
         self.layer_sizes = tuple(int(s) for s in sizes)
         self.loss = loss
         self.dtype = dtype
-        self.activations = tuple(_activations.get(a) for a in hidden) + (
-            _activations.get(OUTPUT_ACTIVATIONS[loss]),)
+        self.activations = tuple(get_activation(a) for a in hidden) + (
+            get_activation(OUTPUT_ACTIVATIONS[loss]),)
 
         # Layer table: a glu layer's pre-activation is twice as wide as its output.
         n_layers = len(sizes) - 1
@@ -198,7 +198,7 @@ class Network:
         """
         rng = check_random_state(random_state)
         if bound_activation is not None:
-            bound_activation = _activations.get(bound_activation)
+            bound_activation = get_activation(bound_activation)
         for l, (n_in, n_z, _, _, _) in enumerate(self.layers):
             if self.n_layers > 1:
                 guide = self.activations[min(l, self.n_layers - 2)]

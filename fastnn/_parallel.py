@@ -88,9 +88,8 @@ class ContentionPolicy:
     """Whether a split epoch's threads run as a team or all on one thread.
 
     A team meets at a barrier after every batch. When another program holds
-    the other cores, each barrier waits for a time slice, and an epoch ran
-    ~16x slower than on one thread (measured while other test suites used the
-    machine). Thread 0 reports how long it waited: an epoch that spent more
+    the other cores, each barrier waits for a time slice, which can make an
+    epoch many times slower than on one thread. Thread 0 reports how long it waited: an epoch that spent more
     than ``WAIT_SHARE`` of its time waiting sends the next epochs to one
     thread, 2 of them, then 4, ... up to 64 while it keeps happening, before
     the team is tried again. Results do not change: they depend on the parts

@@ -1,6 +1,6 @@
 """Estimator benchmark: fastnn against scikit-learn (and PyTorch CPU if installed).
 
-Run: ``python benchmarks/bench_estimators.py [--quick] [--repeats N]``
+Run: ``python benchmarks/bench_estimators.py [--quick] [--repeats N] [--only NAME...]``
 
 The issue's workloads: Adam, a fixed number of epochs (``tol=0``), random data
 with 10 classes. For each, the time of
@@ -16,14 +16,17 @@ with 10 classes. For each, the time of
   update: a floor no implementation on this BLAS can beat;
 * ``torch``: the same network and loop in PyTorch (CPU), when importable;
 
-plus one-row ``predict`` latency. Timings are medians; the contenders take
+plus, on small data sets (those scikit-learn ships, standardized, and a
+generated one), default ``MLPClassifier()`` fits of a fixed number of epochs,
+where the cost of an epoch is mostly fixed cost rather than arithmetic; the
+fixed cost of an epoch itself, ``(fit of 401 epochs - fit of 1) / 400`` on a
+32-row, 4-feature, (4,)-unit net; and one-row ``predict`` latency. Timings are medians; the contenders take
 turns in blocks (see ``bench_kernels.median_times``), because two OpenBLAS
 thread pools spin against each other when calls alternate one by one.
 """
 
 import argparse
 import os
-import platform
 import sys
 import warnings
 
@@ -33,7 +36,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_kernels import median_times  # noqa: E402
+from bench_kernels import machine_description, median_times  # noqa: E402
 
 import fastnn  # noqa: E402
 
@@ -44,6 +47,27 @@ WORKLOADS = {
     "(512, 512) batch 256 float32": ((512, 512), 256, 20_000, 784, 10, np.float32, 0.7),
     "(100,) batch 200 float64": ((100,), 200, 20_000, 100, 10, np.float64, 0.45),
 }
+
+
+# name: (data set, epochs, target ratio to scikit-learn); default MLPClassifier().
+SMALL_WORKLOADS = {
+    "iris 150 x 4": ("iris", 200, 0.15),
+    "wine 178 x 13": ("wine", 200, None),
+    "breast_cancer 569 x 30": ("breast_cancer", 200, 0.12),
+    "digits 1797 x 64": ("digits", 100, 0.15),
+    "generated 10000 x 20": ("generated", 50, None),
+}
+
+
+def small_data(name):
+    """A small data set scikit-learn ships (or generates), standardized."""
+    from sklearn import datasets
+    from sklearn.preprocessing import StandardScaler
+    if name == "generated":
+        X, y = datasets.make_classification(10_000, 20, n_informative=10, random_state=0)
+    else:
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
 
 
 def make_data(n_samples, n_features, dtype, n_classes=10, seed=0):
@@ -139,6 +163,37 @@ def bench_workload(name, spec, repeats, quick):
     return name, times, target
 
 
+def bench_small(repeats):
+    """Default fits on small data: ``{name: (fastnn s, sklearn s, target)}``."""
+    results = {}
+    for name, (data, epochs, target) in SMALL_WORKLOADS.items():
+        X, y = small_data(data)
+        params = dict(max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0)
+        t_ours, t_sk = median_times(
+            [lambda: fit_quietly(fastnn.MLPClassifier(**params), X, y),
+             lambda: fit_quietly(sk_nn.MLPClassifier(**params), X, y)],
+            max(repeats, 3), block=max(1, min(3, repeats)))
+        results[name] = (t_ours, t_sk, target)
+    return results
+
+
+def bench_epoch_fixed_cost(repeats):
+    """Fixed cost of an epoch: ``(fastnn s, sklearn s)`` per epoch."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+
+    def fits(module, epochs):
+        params = dict(hidden_layer_sizes=(4,), max_iter=epochs, tol=0.0,
+                      n_iter_no_change=10**6, random_state=0)
+        return lambda: fit_quietly(module.MLPClassifier(**params), X, y)
+
+    ours_1, ours_401, sk_1, sk_401 = median_times(
+        [fits(fastnn, 1), fits(fastnn, 401), fits(sk_nn, 1), fits(sk_nn, 401)],
+        max(repeats, 5), block=5)
+    return (ours_401 - ours_1) / 400, (sk_401 - sk_1) / 400
+
+
 def bench_predict_latency(repeats):
     X, y = make_data(2000, 64, np.float64)
     params = estimator_params((100,), 200, 3)
@@ -168,8 +223,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", nargs="*", help="run only workloads containing these")
     args = parser.parse_args(argv)
-    print(f"fastnn {fastnn.__version__}, numpy {np.__version__}, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(f"fastnn {fastnn.__version__}, numpy {np.__version__}; {machine_description()}")
     print(f"{'workload':32s} {'sklearn s':>10s} {'fastnn s':>10s} {'ratio':>7s} "
           f"{'target':>7s} {'gemm s':>8s} {'vs gemm':>8s} {'torch s':>8s} "
           f"{'vs torch':>8s} {'blas-thr s':>10s} {'ratio':>7s}")
@@ -187,6 +241,16 @@ def main(argv=None):
               f"{times['fastnn'] / times['gemm bound']:8.2f} {torch_time} "
               f"{times['fastnn blas']:10.3f} "
               f"{times['fastnn blas'] / times['sklearn']:7.3f}", flush=True)
+    if not args.only:
+        print(f"\n{'small data, default MLPClassifier()':40s} {'sklearn s':>10s} "
+              f"{'fastnn s':>10s} {'ratio':>7s} {'target':>7s}")
+        for name, (ours, theirs, target) in bench_small(args.repeats).items():
+            target = f"{target:7.2f}" if target else f"{'-':>7s}"
+            print(f"{name:40s} {theirs:10.3f} {ours:10.3f} {ours / theirs:7.3f} {target}",
+                  flush=True)
+        ours, theirs = bench_epoch_fixed_cost(args.repeats)
+        print(f"fixed cost of an epoch (32 x 4, (4,)): sklearn {theirs * 1e6:7.1f} us, "
+              f"fastnn {ours * 1e6:6.1f} us (target 25 us)")
     for method, (ours, theirs) in bench_predict_latency(args.repeats).items():
         print(f"one-row {method:14s} sklearn {theirs * 1e6:7.1f} us, fastnn "
               f"{ours * 1e6:6.1f} us, ratio {ours / theirs:.3f} (target 0.1)")

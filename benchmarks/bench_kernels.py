@@ -20,6 +20,7 @@ the shared machine's noise hits both alike; ratios are what to read.
 
 import argparse
 import contextlib
+import os
 import platform
 import time
 
@@ -153,6 +154,22 @@ FASTNN_ACTIVATIONS = {
     "gelu_exact": ("gelu", {"approximate": False}),
     "threshold": ("threshold", {"threshold": 0.0, "default_value": 0.0}),
 }
+
+
+def machine_description():
+    """The CPU, its cores and the BLAS the kernels call, for a benchmark's header."""
+    from threadpoolctl import threadpool_info
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = sorted({f"{pool['internal_api']} {pool['version']} "
+                   f"({pool.get('architecture') or '?'})"
+                   for pool in threadpool_info() if pool["user_api"] == "blas"})
+    return f"{cpu}, {os.cpu_count()} cores, BLAS: {', '.join(blas) or 'none found'}"
 
 
 def median_times(functions, repeats, block=5, contexts=None):

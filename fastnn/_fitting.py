@@ -27,13 +27,13 @@ import scipy.optimize
 import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import shuffle as shuffle_array
 from sklearn.utils.optimize import _check_optimize_result
 
 from fastnn._model import loss_reporting
 from fastnn._schedule import Schedule
 from fastnn._shutdown import InterpreterExiting, stop_if_exiting
 from fastnn.callbacks import FitInfo
+from fastnn.network import EpochRules, continued_stream
 
 __all__ = ["FitSettings", "FitHooks", "FitData", "Progress", "FitRun",
            "NON_FINITE_MESSAGE", "STOCHASTIC_SOLVERS"]
@@ -44,6 +44,10 @@ NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input d
 
 #: The solvers run by the compiled epoch loop (the others by scipy).
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+#: Seconds between the model snapshots a fit publishes when its epochs run
+#: without Python between them (predictions made meanwhile see the latest).
+PUBLISH_INTERVAL = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -547,31 +551,122 @@ class FitRun:
                               loss_normalizer=self.loss_normalizer,
                               probability_floor=self.probability_floor,
                               stop_flag=self.stop_flag, check_signals=check_signals)
-        order = np.arange(n_samples)
-        progress = self.progress
+        order = np.arange(n_samples, dtype=np.intp)
         self._begin_sklearn_callbacks(1 if self.incremental else self.max_iter)
+        # Epoch orders come from the compiled loop, drawn from the fit's random
+        # state exactly as scikit-learn's shuffle draws them.
+        with continued_stream(self.rng) as stream:
+            bit_generator = stream if settings.shuffle else None
+            if (self.callbacks or self.verbose or early_stopping
+                    or self.hooks.callback_context is not None):
+                self._epochs_one_by_one(trainer, schedule, order, bit_generator)
+            else:
+                self._epochs_compiled(trainer, schedule, order, bit_generator)
+        if early_stopping:
+            self._publish(self.progress._best_params)
+        self._end_sklearn_callbacks()
+
+    def _epochs_compiled(self, trainer, schedule, order, bit_generator):
+        """The epochs in compiled runs, when nothing asks for Python between them.
+
+        The loop follows scikit-learn's plateau rule and learning-rate
+        schedule itself (:class:`fastnn.network.EpochRules`), and comes back
+        to publish the model every ``PUBLISH_INTERVAL`` seconds. It keeps a
+        copy of the last complete epoch, which Ctrl-C rolls back to. The
+        counters are recorded once, at the end, from the loop's own count of
+        the samples it trained on, so an interrupt landing anywhere records
+        each completed epoch once.
+        """
+        net, progress, optimizer = self.network, self.progress, schedule.optimizer
+        n_samples = order.shape[0]
+        # n_iter_no_change may be inf: a count that never reaches it.
+        patience = int(min(self.n_iter_no_change, 2 ** 62))
+        rules = EpochRules(bit_generator, self.tol, patience,
+                           schedule.lr_schedule, schedule.learning_rate_init,
+                           schedule.power_t, best_loss=progress.best_loss_,
+                           no_improvement_count=progress._no_improvement_count,
+                           samples_seen=progress.t_, pause_after=PUBLISH_INTERVAL)
+        losses = np.empty(1 if self.incremental else self.max_iter)
+        kept_params = net.params.copy()
+        kept_state = optimizer.ensure_state(net.n_params, net.dtype).copy()
+        samples_before = progress.t_
+
+        def completed():
+            return losses[:(rules.samples_seen - samples_before) // n_samples]
+
+        try:
+            status = "paused"
+            while status == "paused":
+                stop_if_exiting(self.stop_flag)
+                status = trainer.run_epochs(net.params, optimizer, order, rules,
+                                            losses[len(completed()):], kept_params,
+                                            kept_state)
+                if status == "stopped":
+                    stop_if_exiting(self.stop_flag)
+                if status in ("stopped", "diverged"):
+                    raise ValueError(NON_FINITE_MESSAGE)
+                self._publish(net.params.copy())
+        except (KeyboardInterrupt, InterpreterExiting) as interrupt:
+            if self.incremental:
+                # partial_fit's one epoch: a Ctrl-C stops the caller's loop,
+                # and the estimator is left as it was before the call.
+                raise
+            self._publish(kept_params.copy())
+            optimizer.state[...] = kept_state
+            self._take_epochs(rules, completed())
+            self._keep_or_reraise(interrupt)
+            return
+        self._take_epochs(rules, completed())
+        # scikit-learn warns after the max_iter-th epoch unless it was the one
+        # the plateau rule stopped at.
+        if (not self.incremental and progress.n_iter_ >= self.max_iter
+                and not (status == "plateau" and progress.n_iter_ == self.max_iter)):
+            warnings.warn(
+                "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
+
+    def _take_epochs(self, rules, losses):
+        """Record epochs the compiled loop completed, and its counters after them."""
+        progress = self.progress
+        if len(losses) == 0:
+            return
+        progress.n_iter_ += len(losses)
+        progress.loss_curve_.extend(losses.tolist())
+        progress.loss_ = progress.loss_curve_[-1]
+        progress.t_ = rules.samples_seen
+        progress.best_loss_ = rules.best_loss
+        progress._no_improvement_count = rules.no_improvement_count
+
+    def _epochs_one_by_one(self, trainer, schedule, order, bit_generator):
+        """One compiled epoch at a time, for what needs Python after each.
+
+        Callbacks, ``verbose`` and early stopping's validation run here,
+        with scikit-learn's bookkeeping in :meth:`_update_no_improvement`.
+        """
+        settings, net, progress = self.settings, self.network, self.progress
+        early_stopping = settings.early_stopping
+        n_samples = order.shape[0]
         optimizer = schedule.optimizer
+        # Orders only: the bookkeeping between epochs is Python's here.
+        rules = EpochRules(bit_generator)
+        losses = np.empty(1)
         # The last fully processed epoch, to roll back to when Ctrl-C arrives in
         # the middle of one (the network then holds a partial epoch).
         checkpoint = self._checkpoint(optimizer)
         try:
             for _ in range(self.max_iter):
                 stop_if_exiting(self.stop_flag)
-                if settings.shuffle:
-                    order = shuffle_array(order, random_state=self.rng)
                 self._begin_epoch()
-                status, loss = trainer.run(net.params, optimizer, order)
+                status = trainer.run_epochs(net.params, optimizer, order, rules, losses)
                 if status == "stopped":
                     stop_if_exiting(self.stop_flag)
-                params = net.params.copy()
-                if status != "complete" or not np.isfinite(loss) \
-                        or not np.isfinite(params).all():
+                if status != "complete":
                     if not early_stopping:
                         raise ValueError(NON_FINITE_MESSAGE)
                     self._end_diverged_epoch(n_samples, checkpoint, optimizer)
                     break
-                self._publish(params)
-                self._record_epoch(loss, n_samples)
+                self._publish(net.params.copy())
+                self._record_epoch(losses[0], n_samples)
                 score, val_loss = self._update_no_improvement()
                 schedule.iteration_ends(progress.t_)
                 if self._notify(score, val_loss):
@@ -597,9 +692,6 @@ class FitRun:
         except (KeyboardInterrupt, InterpreterExiting) as interrupt:
             self._rollback(checkpoint, optimizer)
             self._keep_or_reraise(interrupt)
-        if early_stopping:
-            self._publish(progress._best_params)
-        self._end_sklearn_callbacks()
 
     def _end_diverged_epoch(self, n_samples, checkpoint, optimizer):
         """Record an epoch whose loss or parameters stopped being finite.

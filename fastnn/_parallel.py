@@ -89,38 +89,40 @@ class ContentionPolicy:
 
     A team meets at a barrier after every batch. When another program holds
     the other cores, each barrier waits for a time slice, which can make an
-    epoch many times slower than on one thread. Thread 0 reports how long it waited: an epoch that spent more
-    than ``WAIT_SHARE`` of its time waiting sends the next epochs to one
-    thread, 2 of them, then 4, ... up to 64 while it keeps happening, before
-    the team is tried again. Results do not change: they depend on the parts
-    each batch is split into, not on the threads that take them. One policy
-    serves the whole process, since the cores are the process's.
+    epoch many times slower than on one thread. Thread 0 reports how long it
+    waited: a compiled call (one epoch, or a run of epochs of at most 50 ms)
+    that spent more than ``WAIT_SHARE`` of its time waiting sends the next
+    calls to one thread, 2 of them, then 4, ... up to 64 while it keeps
+    happening, before the team is tried again. Results do not change: they
+    depend on the parts each batch is split into, not on the threads that
+    take them. One policy serves the whole process, since the cores are the
+    process's.
     """
 
     WAIT_SHARE = 0.5
-    MAX_SOLO_EPOCHS = 64
+    MAX_SOLO_CALLS = 64
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._solo_epochs_left = 0
+        self._solo_calls_left = 0
         self._backoff = 1
 
     def threads(self, n_parts):
-        """Threads for the next epoch of a batch split into ``n_parts`` parts."""
+        """Threads for the next call of a batch split into ``n_parts`` parts."""
         with self._lock:
-            if n_parts > 1 and self._solo_epochs_left > 0:
-                self._solo_epochs_left -= 1
+            if n_parts > 1 and self._solo_calls_left > 0:
+                self._solo_calls_left -= 1
                 return 1
         return n_parts
 
     def record(self, n_threads, seconds, waited):
-        """Note an epoch's wall time and thread 0's time at barriers."""
+        """Note a call's wall time and thread 0's time at barriers."""
         if n_threads < 2:
             return
         with self._lock:
             if waited > self.WAIT_SHARE * seconds:
-                self._backoff = min(2 * self._backoff, self.MAX_SOLO_EPOCHS)
-                self._solo_epochs_left = self._backoff
+                self._backoff = min(2 * self._backoff, self.MAX_SOLO_CALLS)
+                self._solo_calls_left = self._backoff
             else:
                 self._backoff = 1
 

@@ -10,8 +10,10 @@ takes the parameters to use, so one network serves many parameter vectors
 scikit-learn: estimators build on it.
 """
 
+import contextlib
 import numbers
 import time
+import types
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,7 +21,7 @@ from sklearn.utils import check_random_state
 
 from fastnn.activations import Activation, get as get_activation
 from fastnn._kernels.data import Inputs, TrainingData
-from fastnn._kernels.epoch import STATUS, EpochTeam
+from fastnn._kernels.epoch import STATUS, EpochRules, EpochTeam
 from fastnn._kernels.losses import LOSS_KINDS
 from fastnn._kernels.objective import loss_and_gradient
 from fastnn._kernels.plan import LAYER_COLUMNS, NetworkPlan, Objective
@@ -488,6 +490,33 @@ class Network:
                 f"loss={self.loss!r}, dtype={self.dtype.name})")
 
 
+@contextlib.contextmanager
+def continued_stream(random_state):
+    """A numpy bit generator that continues ``random_state``'s stream inside the block.
+
+    Compiled code draws from the bit generator (through its C interface);
+    when the block ends, ``random_state`` takes over its state, as if it had
+    made the draws itself.
+
+    Parameters
+    ----------
+    random_state : numpy.random.RandomState
+
+    Yields
+    ------
+    numpy.random.BitGenerator
+        Of the same kind as ``random_state``'s (MT19937 for scikit-learn's).
+    """
+    state = random_state.get_state(legacy=False)
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    try:
+        yield bit_generator
+    finally:
+        random_state.set_state({**bit_generator.state, "has_gauss": state["has_gauss"],
+                                "gauss": state["gauss"]})
+
+
 class EpochTrainer:
     """Epochs of minibatch training for one network and one prepared data set.
 
@@ -523,23 +552,76 @@ class EpochTrainer:
             Mean over the epoch's batches of the batch objective, weighted by
             batch rows (scikit-learn's reported training loss).
         """
-        team = self.team
         order = np.ascontiguousarray(order, dtype=np.intp)
+        with self._compiled_call(optimizer) as call:
+            status, total, _, call.waited = self.team.run(params, call.rule, call.state, order,
+                                                          call.n_threads)
+        return _STATUS_NAMES[status], total / self.team.data.n_rows
+
+    def run_epochs(self, params, optimizer, order, rules, losses, kept_params=None,
+                   kept_state=None):
+        """Run epochs in one compiled call, following ``rules`` between them.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,), the network's dtype
+            Updated in place.
+        optimizer : fastnn.optimizers.SGD or fastnn.optimizers.Adam
+            Its state, step count and learning rate advance (also when the
+            run raises: then as of the last complete epoch, with its state
+            vectors in ``kept_state`` if given).
+        order : ndarray of intp, shape (n_samples,)
+            Shuffled in place before every epoch when ``rules`` draws orders.
+        rules : EpochRules
+            The order, the learning-rate schedule and the plateau stop;
+            ``rules.n_epochs`` tells how many epochs completed.
+        losses : ndarray of float64
+            Receives the losses of the completed epochs (each as :meth:`run`
+            returns it); its length caps the epochs.
+        kept_params, kept_state : ndarray, optional
+            Copies of the parameters and the optimizer's state after every
+            completed epoch (see :meth:`EpochTeam.run_epochs
+            <fastnn._kernels.epoch.EpochTeam.run_epochs>`).
+
+        Returns
+        -------
+        status : {"complete", "plateau", "paused", "stopped", "diverged"}
+            "complete": ``len(losses)`` epochs ran; "plateau": the plateau
+            rule ended training; "paused": ``rules.pause_after`` seconds
+            passed; after "stopped" or "diverged" ``params`` hold a partial
+            epoch.
+        """
+        with self._compiled_call(optimizer) as call:
+            status, call.waited = self.team.run_epochs(
+                params, call.rule, call.state, order, call.n_threads, rules, losses,
+                kept_params, kept_state)
+        return _STATUS_NAMES[status]
+
+    @contextlib.contextmanager
+    def _compiled_call(self, optimizer):
+        """The threads, BLAS limit and update rule of one call into the team.
+
+        The body sets ``call.waited`` to the seconds thread 0 waited; the
+        optimizer takes back what the rule advanced even when the body raises.
+        """
+        team = self.team
         if self.adaptive:
             allowed = training_threads(team.batch_size)
             n_threads = contention.threads(allowed)
         else:
             allowed = n_threads = team.n_parts
-        rule = optimizer.update_rule()
-        state = optimizer.ensure_state(team.plan.n_params, self.dtype)
+        call = types.SimpleNamespace(
+            rule=optimizer.update_rule(), n_threads=n_threads, waited=0.0,
+            state=optimizer.ensure_state(team.plan.n_params, self.dtype))
         started = time.perf_counter()
-        # BLAS stays on one thread whenever threads may share the parts, also
-        # when the contention policy runs them on one thread: a threaded BLAS
-        # would meet the other cores at every product instead. With OpenMP
-        # limited to one thread, BLAS threads as it is allowed to.
-        with single_threaded_blas(allowed > 1):
-            status, total, _, waited = team.run(params, rule, state, order, n_threads)
+        try:
+            # BLAS stays on one thread whenever threads may share the parts, also
+            # when the contention policy runs them on one thread: a threaded BLAS
+            # would meet the other cores at every product instead. With OpenMP
+            # limited to one thread, BLAS threads as it is allowed to.
+            with single_threaded_blas(allowed > 1):
+                yield call
+        finally:
+            optimizer.applied(call.rule)
         if self.adaptive:
-            contention.record(n_threads, time.perf_counter() - started, waited)
-        optimizer.applied(rule)
-        return _STATUS_NAMES[status], total / team.data.n_rows
+            contention.record(n_threads, time.perf_counter() - started, call.waited)

@@ -64,7 +64,8 @@ class _Optimizer:
         raise NotImplementedError
 
     def applied(self, rule):
-        """Take back what an epoch advanced in ``rule`` (the step count)."""
+        """Take back what epochs advanced in ``rule`` (step count, scheduled learning rate)."""
+        self.learning_rate = rule.learning_rate
 
 
 class SGD(_Optimizer):
@@ -139,6 +140,7 @@ class Adam(_Optimizer):
                                  self.t)
 
     def applied(self, rule):
+        super().applied(rule)
         self.t = rule.step
 
     def state_snapshot(self):

@@ -279,6 +279,37 @@ def test_predict_from_another_thread_sees_only_complete_epochs(data, call):
         assert any(np.array_equal(output, e) for e in expected)
 
 
+def test_predict_during_a_fit_without_callbacks_sees_published_complete_epochs(data):
+    # Without callbacks the epochs run many to a compiled call, which comes
+    # back to publish the model every PUBLISH_INTERVAL seconds. Each model a
+    # prediction saw is one of the fit's epochs, as a fit that records every
+    # epoch through a callback (one compiled epoch at a time) shows them.
+    X, y = data
+    probe = X[:3].copy()
+    params = dict(hidden_layer_sizes=(16,), max_iter=3000, tol=0, n_iter_no_change=3000,
+                  random_state=0, batch_size=32)
+    published = []
+    recorded = _quiet(MLPClassifier(**params, callbacks=lambda info: published.append(
+        info.estimator.predict_proba(probe))).fit, X, y)
+    est = MLPClassifier(**params)
+    seen = []
+    fitting = threading.Thread(target=_quiet, args=(est.fit, X, y))
+    fitting.start()
+    while fitting.is_alive():
+        try:
+            seen.append(est.predict_proba(probe))
+        except NotFittedError:
+            pass
+    fitting.join()
+    assert len(seen) > 1 and len(published) == 3000
+    expected = {output.tobytes() for output in published}
+    assert all(output.tobytes() in expected for output in seen)
+    # The model after the last epoch, and everything recorded, as one by one.
+    for a, b in zip(est.coefs_ + est.intercepts_, recorded.coefs_ + recorded.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert est.loss_curve_ == recorded.loss_curve_
+
+
 def test_eight_threads_predicting_at_once_get_identical_results(data):
     X, y = data
     est = _quiet(_fitted().fit, X, y)
@@ -335,12 +366,17 @@ def test_a_fit_runs_while_another_thread_is_inside_a_compiled_epoch(data):
     assert b_done_when_a_finished == [True]
 
 
-def test_ctrl_c_keeps_the_last_complete_epoch(data):
+@pytest.mark.parametrize("copies, hidden, batch_size", [(40, 128, 8), (1, 4, 200)],
+                         ids=["signal-inside-an-epoch", "signal-between-tiny-epochs"])
+def test_ctrl_c_keeps_the_last_complete_epoch(data, copies, hidden, batch_size):
+    # No callbacks: the epochs run many to a compiled call, which checks for
+    # signals inside long epochs and between short ones.
     X, y = data
-    X = np.tile(X, (40, 1))
-    y = np.tile(y, 40)
-    params = dict(hidden_layer_sizes=(128,), max_iter=10_000, random_state=0,
-                  batch_size=8, tol=0, n_iter_no_change=10_000)
+    X = np.tile(X, (copies, 1))
+    y = np.tile(y, copies)
+    max_iter = 10_000 if copies > 1 else 10_000_000
+    params = dict(hidden_layer_sizes=(hidden,), max_iter=max_iter, random_state=0,
+                  batch_size=batch_size, tol=0, n_iter_no_change=max_iter)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     start = time.perf_counter()
@@ -348,7 +384,7 @@ def test_ctrl_c_keeps_the_last_complete_epoch(data):
         est = MLPClassifier(**params).fit(X, y)
     timer.join()
     assert time.perf_counter() - start < 5  # prompt
-    assert 0 < est.n_iter_ < 10_000 and len(est.loss_curve_) == est.n_iter_
+    assert 0 < est.n_iter_ < max_iter and len(est.loss_curve_) == est.n_iter_
     assert est.t_ == est.n_iter_ * X.shape[0]
     # The kept parameters are exactly those of a fit stopped after n_iter_ epochs.
     again = _quiet(MLPClassifier(**dict(params, max_iter=est.n_iter_)).fit, X, y)
@@ -665,3 +701,65 @@ def test_objective_weighs_samples_and_classes_like_the_fit(data):
         est.objective(X[:3], [0, 1, 7])
     with pytest.raises(NotFittedError):
         MLPClassifier().objective(X, y)
+
+
+# -- compiled runs of epochs ----------------------------------------------------
+
+
+def _state(est):
+    schedule = est._schedule
+    return (est.coefs_ + est.intercepts_, est.loss_curve_, est.n_iter_, est.t_,
+            est.best_loss_, est._no_improvement_count, schedule.optimizer.learning_rate,
+            getattr(schedule.optimizer, "t", None),
+            est._random_state.get_state(legacy=False)["state"]["pos"]
+            if hasattr(est, "_random_state") else None)
+
+
+def _assert_same(a, b):
+    (pa, *ra), (pb, *rb) = _state(a), _state(b)
+    for x, z in zip(pa, pb):
+        np.testing.assert_array_equal(x, z)
+    assert ra == rb
+
+
+@pytest.mark.parametrize("solver, learning_rate, tol", [
+    ("adam", "constant", 1e-4), ("sgd", "constant", 1e-4), ("sgd", "invscaling", 1e-4),
+    ("sgd", "adaptive", 1e-2), ("sgd", "adaptive", 0.0),
+])
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_epochs_in_compiled_runs_equal_epochs_one_by_one(data, Estimator, solver,
+                                                         learning_rate, tol):
+    # A callback that never stops sends the fit through one compiled epoch
+    # at a time with the bookkeeping in Python; without one, the compiled
+    # loop does it. Everything must agree bit for bit: parameters, curves,
+    # counters, the schedule's learning rate, the random state's position.
+    X, y = data
+    params = dict(hidden_layer_sizes=(7,), solver=solver, learning_rate=learning_rate,
+                  learning_rate_init=0.05, tol=tol, n_iter_no_change=3, max_iter=150,
+                  batch_size=50, random_state=0, warm_start=True)
+    fits = []
+    for callbacks in (None, lambda info: False):
+        est = Estimator(**params, callbacks=callbacks)
+        steps = [_quiet(est.fit, X, y).loss_curve_.copy()]
+        _quiet(est.set_params(max_iter=20).fit, X, y)          # warm start
+        for _ in range(3):
+            _quiet(est.partial_fit, X, y)
+        steps.append(est.loss_curve_.copy())
+        fits.append((est, steps))
+    (compiled, compiled_steps), (one_by_one, one_by_one_steps) = fits
+    assert compiled_steps == one_by_one_steps
+    _assert_same(compiled, one_by_one)
+
+
+def test_the_compiled_loop_warns_at_max_iter_like_the_python_loop(data):
+    X, y = data
+    for callbacks in (None, lambda info: False):
+        with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\)"):
+            MLPClassifier((5,), max_iter=3, random_state=0, callbacks=callbacks).fit(X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            # Stopped by the plateau rule at the last epoch (the first sets the
+            # best loss, two more fail to beat it by tol): no warning.
+            est = MLPClassifier((5,), max_iter=3, tol=100.0, n_iter_no_change=1,
+                                random_state=0, callbacks=callbacks).fit(X, y)
+        assert est.n_iter_ == 3 and len(est.loss_curve_) == 3

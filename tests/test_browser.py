@@ -179,6 +179,21 @@ def test_train_button_trains_in_the_browser(notebook_url, tmp_path):
             browser.close()
 
 
+def _accept_dialog(page, expect):
+    """Answer a dialog the front end has open with its default button, as a person would.
+
+    A Run All sent while the kernel's connection is still settling makes
+    JupyterLab ask which kernel to use (seen under CI load); its default is the
+    notebook's own kernel. The dialog's text goes to stderr for the record.
+    """
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() == 0:
+        return
+    print("the front end asked:", dialog.first.inner_text(), file=sys.stderr)
+    dialog.first.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+    expect(dialog).to_have_count(0, timeout=30_000)
+
+
 def _drive(page, sync_api, url, tmp_path):
     expect = sync_api.expect
     page.goto(url, timeout=SERVER_START * 1000)
@@ -195,6 +210,7 @@ def _drive(page, sync_api, url, tmp_path):
     # Notebook 7 on a fresh environment).
     first_prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
     for attempt in range(3):
+        _accept_dialog(page, expect)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_text("Run All Cells", exact=True).click()
         try:

@@ -4,6 +4,7 @@ The epoch is held against a minibatch loop written in numpy from
 tests/reference.py: same batches, same gradients, same Adam/SGD updates.
 """
 
+import contextlib
 import signal
 import subprocess
 import textwrap
@@ -11,11 +12,12 @@ import time
 
 import numpy as np
 import pytest
+from sklearn.utils import shuffle as sklearn_shuffle
 
 from fastnn._kernels.epoch import STATUS, EpochTeam
 from fastnn._kernels.optimizers import AdamRule
 from fastnn._kernels.plan import Objective
-from fastnn.network import Network
+from fastnn.network import EpochRules, Network, continued_stream
 from fastnn.optimizers import SGD, Adam
 from reference import network_objective_gradient, adam_step
 from conftest import python_command, tolerance
@@ -297,3 +299,149 @@ def test_a_trainer_runs_many_epochs_like_one_epoch_calls():
     losses_b = [b.train_epoch(X, Y, order, 16, opt_b, alpha=0.1)[1] for order in orders]
     np.testing.assert_array_equal(a.params, b.params)
     assert losses_a == losses_b and opt_a.t == opt_b.t == 12
+
+
+# -- runs of epochs -----------------------------------------------------------
+
+
+def _rules_reference(trainer, params, optimizer, order, rs, n_epochs, tol, n_iter_no_change,
+                     lr_schedule, power_t):
+    """scikit-learn's loop between epochs, in Python around one-epoch runs.
+
+    Returns the losses, the status, and the counters after the last epoch.
+    """
+    best, count, seen, losses = np.inf, 0, 0, []
+    lr_init = optimizer.learning_rate
+    for _ in range(n_epochs):
+        if rs is not None:
+            order = sklearn_shuffle(order, random_state=rs)
+        status, loss = trainer.run(params, optimizer, order)
+        assert status == "complete"
+        losses.append(loss)
+        seen += len(order)
+        if loss > best - tol:
+            count += 1
+        else:
+            count = 0
+        best = min(best, loss)
+        if lr_schedule == "invscaling":
+            optimizer.learning_rate = lr_init / (seen + 1) ** power_t
+        if count > n_iter_no_change:
+            if lr_schedule != "adaptive" or optimizer.learning_rate <= 1e-6:
+                return losses, "plateau", (best, count, seen)
+            optimizer.learning_rate /= 5.0
+            count = 0
+    return losses, "complete", (best, count, seen)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("shuffled", [False, True])
+@pytest.mark.parametrize("solver, lr_schedule, tol", [
+    ("adam", "constant", 1e-4), ("adam", "constant", 10.0), ("sgd", "constant", 10.0),
+    ("sgd", "invscaling", 1e-4), ("sgd", "adaptive", 10.0), ("sgd", "adaptive", 1e-3),
+])
+def test_a_run_of_epochs_follows_scikit_learns_rules_between_them(
+        solver, lr_schedule, tol, shuffled, n_threads, dtype):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((70, 4)).astype(dtype)
+    Y = rng.standard_normal((70, 2)).astype(dtype)
+    n_epochs, patience, power_t = 60, 2, 0.25
+    runs = []
+    for compiled in (True, False):
+        net = Network((4, 6, 2), "tanh", dtype=dtype).initialize(0)
+        optimizer = Adam(0.01) if solver == "adam" else SGD(0.05)
+        trainer = net.trainer(X, Y, 16, alpha=1e-3, n_threads=2)
+        rs = np.random.RandomState(0) if shuffled else None
+        order = np.arange(70, dtype=np.intp)
+        if compiled:
+            losses = np.full(n_epochs, np.nan)
+            with (continued_stream(rs) if shuffled else contextlib.nullcontext()) as stream:
+                rules = EpochRules(stream, tol, patience, lr_schedule, 0.05, power_t)
+                status = trainer.run_epochs(net.params, optimizer, order, rules, losses)
+            losses = losses[:rules.n_epochs].tolist()
+            counters = (rules.best_loss, rules.no_improvement_count, rules.samples_seen)
+            if solver == "adam":
+                assert rules.step == optimizer.t
+        else:
+            losses, status, counters = _rules_reference(
+                trainer, net.params, optimizer, order, rs, n_epochs, tol, patience,
+                lr_schedule, power_t)
+        runs.append((net.params.copy(), losses, status, counters, optimizer.learning_rate,
+                     None if rs is None else rs.get_state(legacy=False)["state"]["pos"]))
+    (p1, l1, s1, c1, lr1, pos1), (p2, l2, s2, c2, lr2, pos2) = runs
+    np.testing.assert_array_equal(p1, p2)
+    assert (l1, s1, c1, lr1, pos1) == (l2, s2, c2, lr2, pos2)
+    if tol == 10.0:  # no epoch improves by 10: the rule ends the run
+        assert s1 == "plateau"
+    if solver == "adam" and tol < 1:
+        assert s1 == "complete" and len(l1) == n_epochs
+
+
+def test_a_run_of_epochs_keeps_the_last_complete_epoch_and_pauses_when_told():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 3))
+    Y = rng.standard_normal((40, 1))
+    net = Network((3, 4, 1), "relu").initialize(0)
+    reference = Network((3, 4, 1), "relu").initialize(0)
+    optimizer, reference_optimizer = Adam(0.01), Adam(0.01)
+    trainer = net.trainer(X, Y, 8)
+    reference_trainer = reference.trainer(X, Y, 8)
+    order = np.arange(40, dtype=np.intp)
+    kept_params = np.zeros_like(net.params)
+    kept_state = np.zeros(2 * net.n_params)
+    losses = np.zeros(5)
+    # Paused at the end of every epoch, with epochs left to run.
+    rules = EpochRules(pause_after=0.0)
+    for epoch in range(3):
+        status = trainer.run_epochs(net.params, optimizer, order, rules, losses, kept_params,
+                                    kept_state)
+        assert status == "paused" and rules.n_epochs == 1
+        _, loss = reference_trainer.run(reference.params, reference_optimizer, order)
+        assert losses[0] == loss
+        np.testing.assert_array_equal(net.params, reference.params)
+        np.testing.assert_array_equal(kept_params, net.params)
+        np.testing.assert_array_equal(kept_state, optimizer.state)
+        assert optimizer.t == reference_optimizer.t == 5 * (epoch + 1)
+    # No room for a loss: no epoch.
+    assert trainer.run_epochs(net.params, optimizer, order, rules, losses[:0]) == "complete"
+    assert rules.n_epochs == 0
+    np.testing.assert_array_equal(net.params, reference.params)
+    # The last epoch of a run that reached its length does not pause.
+    assert trainer.run_epochs(net.params, optimizer, order, rules, losses[:1]) == "complete"
+
+
+def test_a_run_of_epochs_stops_at_divergence_with_the_last_complete_epoch_kept():
+    X = np.array([[1.0], [2.0], [3.0], [4.0]])
+    Y = np.array([[1.0], [2.0], [3.0], [4.0]])
+    order = np.arange(4, dtype=np.intp)
+    # Steps that overshoot more every epoch, until the numbers overflow.
+    net = Network((1, 1), loss="squared_error").initialize(0)
+    optimizer = SGD(50.0, momentum=0.0, nesterov=False)
+    kept = np.zeros_like(net.params)
+    losses = np.zeros(10_000)
+    rules = EpochRules()
+    status = net.trainer(X, Y, 4).run_epochs(net.params, optimizer, order, rules, losses, kept)
+    assert status == "diverged" and 0 < rules.n_epochs < 10_000
+    # The kept copy is the model after the last epoch that ended finite.
+    reference = Network((1, 1), loss="squared_error").initialize(0)
+    trainer = reference.trainer(X, Y, 4)
+    reference_optimizer = SGD(50.0, momentum=0.0, nesterov=False)
+    for epoch in range(rules.n_epochs):
+        status, loss = trainer.run(reference.params, reference_optimizer, order)
+        assert status == "complete" and loss == losses[epoch]
+    np.testing.assert_array_equal(kept, reference.params)
+
+
+def test_a_run_of_epochs_refuses_copies_of_the_wrong_size():
+    net = Network((3, 2, 1)).initialize(0)
+    trainer = net.trainer(np.zeros((4, 3)), np.zeros((4, 1)), 2)
+    order = np.arange(4, dtype=np.intp)
+    for kept_params, kept_state, message in [
+        (np.zeros(net.n_params + 1), None, "kept_params"),
+        (None, np.zeros(net.n_params), "kept_state"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            trainer.run_epochs(net.params, Adam(), order, EpochRules(), np.zeros(2),
+                               kept_params, kept_state)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        EpochRules(lr_schedule="cosine")

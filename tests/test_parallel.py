@@ -109,12 +109,21 @@ def test_a_fit_under_threadpool_limits_stays_on_one_thread(monkeypatch):
     monkeypatch.setattr(fastnn.network, "training_threads", recording)
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((400, 5)), rng.integers(0, 2, 400)
-    with threadpool_limits(1):
-        MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
-    assert used == [1, 1]
-    used.clear()
-    MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
-    assert used == [min(runtime.max_threads(), TRAINING_PARTS)] * 2
+    # A callback makes the fit call the compiled loop once per epoch; without
+    # one, a call runs many epochs.
+    for callbacks in (_every_epoch, None):
+        used.clear()
+        with threadpool_limits(1):
+            MLPClassifier((8,), max_iter=2, random_state=0, callbacks=callbacks).fit(X, y)
+        assert used == [1] * (2 if callbacks else 1)
+        used.clear()
+        MLPClassifier((8,), max_iter=2, random_state=0, callbacks=callbacks).fit(X, y)
+        assert used == [min(runtime.max_threads(), TRAINING_PARTS)] * (2 if callbacks else 1)
+
+
+def _every_epoch(info):
+    """A callback that never stops a fit: it runs one compiled epoch per call."""
+    return False
 
 
 def _train_predict_and_activate(queue):
@@ -172,7 +181,7 @@ def test_backoff_is_capped():
     solo = 0
     while policy.threads(2) == 1:
         solo += 1
-    assert solo == ContentionPolicy.MAX_SOLO_EPOCHS
+    assert solo == ContentionPolicy.MAX_SOLO_CALLS
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -193,7 +202,8 @@ def test_a_fit_gives_the_same_model_whatever_the_contention(monkeypatch):
         monkeypatch.setattr(policy, "record", lambda n, seconds, _, waited=waited,
                             real_record=real_record: real_record(n, seconds, waited))
         monkeypatch.setattr(fastnn.network, "contention", policy)
-        models.append(MLPClassifier((8,), max_iter=6, random_state=0).fit(X, y))
+        models.append(MLPClassifier((8,), max_iter=6, random_state=0,
+                                    callbacks=_every_epoch).fit(X, y))
         threads.append(chosen)
     allowed = min(runtime.max_threads(), TRAINING_PARTS)
     assert threads[0] == [allowed] * 6

@@ -17,8 +17,9 @@ before the update that would spread it.
 """
 
 from cython cimport floating
-from libc.math cimport isfinite
+from libc.math cimport INFINITY, isfinite, pow
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 from cython.parallel cimport parallel
 
 from fastnn._kernels.data cimport (
@@ -26,11 +27,14 @@ from fastnn._kernels.data cimport (
 )
 from fastnn._kernels.dense cimport SparseRows
 from fastnn._kernels.optimizers cimport UpdateConfig, UpdateRule, apply_update
+from fastnn._kernels.orders cimport bitgen_of, bitgen_t, shuffle_rows
 from fastnn._kernels.plan cimport NetworkPlan, Objective, ObjectiveTerms, Plan, loss_gradient_rows
 from fastnn._kernels.runtime cimport (
     FASTNN_SIGNAL_CHECK_INTERVAL, fastnn_barrier, fastnn_num_threads, fastnn_seconds,
     fastnn_thread_num, signals_raised,
 )
+
+import contextlib
 
 import numpy as np
 
@@ -39,10 +43,37 @@ cdef enum EpochStatus:
     EPOCH_STOPPED = 1      # the caller's stop flag was raised between batches
     EPOCH_DIVERGED = 2     # a batch loss was not finite; its update was not applied
     EPOCH_INTERRUPTED = 3  # a signal handler raised (Ctrl-C); its exception is set
+    EPOCH_PLATEAU = 4      # run_epochs: the plateau rule ended training
+    EPOCH_PAUSED = 5       # run_epochs: its time was up with epochs left to run
 
-#: The outcomes of an epoch, by name.
+#: The outcomes of an epoch (or of a run of epochs), by name.
 STATUS = {"complete": EPOCH_COMPLETE, "stopped": EPOCH_STOPPED,
-          "diverged": EPOCH_DIVERGED}
+          "diverged": EPOCH_DIVERGED, "plateau": EPOCH_PLATEAU, "paused": EPOCH_PAUSED}
+
+cdef enum LearningRateSchedule:
+    SCHEDULE_CONSTANT = 0
+    SCHEDULE_INVSCALING = 1
+    SCHEDULE_ADAPTIVE = 2
+
+#: Learning-rate schedules :class:`EpochRules` follows, by scikit-learn's names.
+LEARNING_RATE_SCHEDULES = {"constant": SCHEDULE_CONSTANT,
+                           "invscaling": SCHEDULE_INVSCALING,
+                           "adaptive": SCHEDULE_ADAPTIVE}
+
+# What run_epochs does between epochs, and what it counts (EpochRules).
+ctypedef struct BetweenEpochs:
+    bitgen_t* bitgen              # draws each epoch's order; NULL keeps the order
+    double tol
+    long n_iter_no_change         # < 0: no plateau rule
+    int schedule                  # a LearningRateSchedule
+    double learning_rate_init
+    double power_t
+    double pause_after            # seconds
+    double best_loss
+    long no_improvement_count
+    long long samples_seen
+    Py_ssize_t n_epochs           # completed by the current or last run
+    long step                     # the update rule's step after the last of them
 
 # What every thread of one epoch reads. Arrays of the network's element type
 # are void* (a struct cannot be fused); the worker, specialised by the type
@@ -73,6 +104,94 @@ ctypedef struct EpochShared:
     double accumulated_loss
     Py_ssize_t n_batches
     double barrier_wait     # seconds thread 0 waited at barriers
+
+
+cdef class EpochRules:
+    """What :meth:`EpochTeam.run_epochs` does between epochs: scikit-learn's rules.
+
+    Before each epoch the order is shuffled as ``sklearn.utils.shuffle`` does
+    (see :mod:`fastnn._kernels.orders`). After each, scikit-learn's plateau
+    rule counts epochs whose loss did not fall below the best by more than
+    ``tol``; the ``invscaling`` schedule sets the learning rate to
+    ``learning_rate_init / (samples_seen + 1) ** power_t``; and when the count
+    exceeds ``n_iter_no_change``, training ends, except that the ``adaptive``
+    schedule divides the learning rate by 5 and starts counting again, until
+    the rate is at most 1e-6.
+
+    Parameters
+    ----------
+    bit_generator : numpy.random.BitGenerator, optional
+        Draws the orders (kept alive here); None keeps the order as given.
+    tol : float, default=0
+    n_iter_no_change : int, default=-1
+        Negative: no plateau rule (and no stop from it).
+    lr_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
+        Changes the update rule's learning rate; Adam's is "constant".
+    learning_rate_init, power_t : float
+        Of the ``invscaling`` schedule.
+    best_loss : float, default=inf
+    no_improvement_count : int, default=0
+    samples_seen : int, default=0
+        The plateau rule's and the schedule's counters, carried over from
+        earlier epochs; they advance as epochs complete.
+    pause_after : float, default=inf
+        Seconds after which a run returns ("paused") at the end of an epoch,
+        epochs left or not, so its caller can publish the model.
+
+    Attributes
+    ----------
+    best_loss, no_improvement_count, samples_seen :
+        As of the last completed epoch.
+    n_epochs : int
+        Epochs completed by the current or last run (also when it raised).
+    step : int
+        The update rule's step count after the last completed epoch.
+    """
+
+    cdef BetweenEpochs rules
+    cdef object bit_generator
+
+    def __cinit__(self, bit_generator=None, double tol=0.0, long n_iter_no_change=-1,
+                  str lr_schedule="constant", double learning_rate_init=0.0,
+                  double power_t=0.5, double best_loss=INFINITY,
+                  long no_improvement_count=0, long long samples_seen=0,
+                  double pause_after=INFINITY):
+        if lr_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {sorted(LEARNING_RATE_SCHEDULES)}, "
+                             f"got {lr_schedule!r}")
+        self.bit_generator = bit_generator
+        self.rules.bitgen = NULL if bit_generator is None else bitgen_of(bit_generator)
+        self.rules.tol = tol
+        self.rules.n_iter_no_change = n_iter_no_change
+        self.rules.schedule = LEARNING_RATE_SCHEDULES[lr_schedule]
+        self.rules.learning_rate_init = learning_rate_init
+        self.rules.power_t = power_t
+        self.rules.pause_after = pause_after
+        self.rules.best_loss = best_loss
+        self.rules.no_improvement_count = no_improvement_count
+        self.rules.samples_seen = samples_seen
+        self.rules.n_epochs = 0
+        self.rules.step = 0
+
+    @property
+    def best_loss(self):
+        return self.rules.best_loss
+
+    @property
+    def no_improvement_count(self):
+        return self.rules.no_improvement_count
+
+    @property
+    def samples_seen(self):
+        return self.rules.samples_seen
+
+    @property
+    def n_epochs(self):
+        return self.rules.n_epochs
+
+    @property
+    def step(self):
+        return self.rules.step
 
 
 cdef class EpochTeam:
@@ -179,37 +298,14 @@ cdef class EpochTeam:
         barrier_wait : float
             Seconds thread 0 spent waiting for the other threads.
         """
-        cdef Py_ssize_t n_params = self.plan.plan.n_params
-        cdef Py_ssize_t n_rows = self.data.inputs.view.n_rows, k
-        if (sizeof(floating) == sizeof(double)) != (self.plan.dtype == np.float64):
-            raise ValueError(f"params must be {self.plan.dtype}, like the network")
-        if params.shape[0] != n_params:
-            raise ValueError(f"params must have {n_params} entries")
-        if state.shape[0] != rule.n_state_vectors * n_params:
-            raise ValueError(f"optimizer state must have {rule.n_state_vectors * n_params} "
-                             "entries")
-        if order.shape[0] != n_rows:
-            raise ValueError("order must have one entry per sample")
-        for k in range(n_rows):
-            if not 0 <= order[k] < n_rows:
-                raise ValueError("order holds indices outside [0, n_samples)")
-        if not 1 <= n_threads <= self.n_parts:
-            raise ValueError(f"n_threads must be in [1, n_parts = {self.n_parts}], "
-                             f"got {n_threads}")
+        _check_call(self, sizeof(floating) == sizeof(double), params.shape[0], rule,
+                    state.shape[0], order, n_threads)
         cdef EpochTask task = self.task
         task.update = &rule.config
         task.order = &order[0]
         task.state = <void*>&state[0]
         cdef EpochShared shared
-        shared.status = EPOCH_COMPLETE
-        shared.step = rule.step
-        shared.accumulated_loss = 0
-        shared.n_batches = 0
-        shared.barrier_wait = 0
-        shared.weight_parts = <double*>malloc(2 * self.n_parts * sizeof(double))
-        if shared.weight_parts == NULL:
-            raise MemoryError()
-        shared.loss_parts = shared.weight_parts + self.n_parts
+        _start_shared(&shared, self.n_parts, rule.step)
         cdef floating* params_ptr = &params[0]
         cdef int status
         try:
@@ -219,6 +315,113 @@ cdef class EpochTeam:
             free(shared.weight_parts)
         rule.step = shared.step
         return status, shared.accumulated_loss, shared.n_batches, shared.barrier_wait
+
+    def run_epochs(self, floating[::1] params not None, UpdateRule rule not None,
+                   floating[::1] state not None, Py_ssize_t[::1] order not None,
+                   int n_threads, EpochRules rules not None, double[::1] losses not None,
+                   floating[::1] kept_params=None, floating[::1] kept_state=None):
+        """Run up to ``len(losses)`` epochs without returning to Python, GIL released.
+
+        Between epochs the loop follows ``rules`` (the order, the learning
+        rate, the plateau stop) and checks for signals, as :meth:`run` does
+        between batches.
+
+        Parameters
+        ----------
+        params, rule, state, n_threads :
+            As for :meth:`run`; ``rule``'s learning rate follows the schedule.
+        order : ndarray of intp, shape (n_rows,)
+            The order, shuffled in place before each epoch by ``rules``.
+        rules : EpochRules
+            Its counters advance; ``rules.n_epochs`` tells how many epochs
+            completed, also after an exception.
+        losses : ndarray of float64
+            Receives each completed epoch's loss (as :meth:`run`'s
+            accumulated loss over the rows); its length caps the epochs.
+        kept_params, kept_state : ndarray, optional
+            Receive copies of ``params`` and ``state`` after every completed
+            epoch: after "stopped", "diverged" or an exception, the parameters
+            hold a partial epoch and these the last complete one.
+
+        Returns
+        -------
+        status : int
+            A value of ``STATUS``: "complete" (every epoch ran), "plateau",
+            "paused", "stopped" or "diverged" (a loss or a parameter was not
+            finite after an epoch, or a batch loss within one).
+        barrier_wait : float
+            Seconds thread 0 spent waiting for the other threads.
+        """
+        cdef Py_ssize_t n_params = self.plan.plan.n_params
+        _check_call(self, sizeof(floating) == sizeof(double), params.shape[0], rule,
+                    state.shape[0], order, n_threads)
+        if kept_params is not None and kept_params.shape[0] != n_params:
+            raise ValueError(f"kept_params must have {n_params} entries")
+        if kept_state is not None and kept_state.shape[0] != state.shape[0]:
+            raise ValueError(f"kept_state must have {state.shape[0]} entries")
+        cdef EpochTask task = self.task
+        task.update = &rule.config
+        task.order = &order[0]
+        task.state = <void*>&state[0]
+        cdef EpochShared shared
+        _start_shared(&shared, self.n_parts, rule.step)
+        cdef floating* params_ptr = &params[0]
+        cdef floating* kept_params_ptr = NULL if kept_params is None else &kept_params[0]
+        cdef floating* kept_state_ptr = NULL if kept_state is None else &kept_state[0]
+        cdef double* losses_ptr = NULL if losses.shape[0] == 0 else &losses[0]
+        cdef int status
+        rules.rules.n_epochs = 0
+        rules.rules.step = rule.step
+        # The bit generator's own lock, held as numpy's methods hold it.
+        lock = (contextlib.nullcontext() if rules.bit_generator is None
+                else rules.bit_generator.lock)
+        try:
+            with lock:
+                with nogil:
+                    status = _run_epochs(&task, &rule.config, params_ptr, n_threads, &shared,
+                                         &rules.rules, losses_ptr, losses.shape[0],
+                                         kept_params_ptr, kept_state_ptr, state.shape[0])
+        finally:
+            free(shared.weight_parts)
+            rule.step = rules.rules.step
+        return status, shared.barrier_wait
+
+
+cdef int _check_call(EpochTeam team, bint is_double, Py_ssize_t n_params_given,
+                     UpdateRule rule, Py_ssize_t n_state_given,
+                     const Py_ssize_t[::1] order, int n_threads) except -1:
+    """The checks every run makes of its arguments (the rest is fixed per team)."""
+    cdef Py_ssize_t n_params = team.plan.plan.n_params
+    cdef Py_ssize_t n_rows = team.data.inputs.view.n_rows, k
+    if is_double != (team.plan.dtype == np.float64):
+        raise ValueError(f"params must be {team.plan.dtype}, like the network")
+    if n_params_given != n_params:
+        raise ValueError(f"params must have {n_params} entries")
+    if n_state_given != rule.n_state_vectors * n_params:
+        raise ValueError(f"optimizer state must have {rule.n_state_vectors * n_params} "
+                         "entries")
+    if order.shape[0] != n_rows:
+        raise ValueError("order must have one entry per sample")
+    for k in range(n_rows):
+        if not 0 <= order[k] < n_rows:
+            raise ValueError("order holds indices outside [0, n_samples)")
+    if not 1 <= n_threads <= team.n_parts:
+        raise ValueError(f"n_threads must be in [1, n_parts = {team.n_parts}], "
+                         f"got {n_threads}")
+    return 0
+
+
+cdef int _start_shared(EpochShared* shared, Py_ssize_t n_parts, long step) except -1:
+    shared.status = EPOCH_COMPLETE
+    shared.step = step
+    shared.accumulated_loss = 0
+    shared.n_batches = 0
+    shared.barrier_wait = 0
+    shared.weight_parts = <double*>malloc(2 * n_parts * sizeof(double))
+    if shared.weight_parts == NULL:
+        raise MemoryError()
+    shared.loss_parts = shared.weight_parts + n_parts
+    return 0
 
 
 cdef double _part_gradient(
@@ -394,3 +597,82 @@ cdef int _train_epoch(const EpochTask* task, floating* params, int n_threads,
     if shared.status == EPOCH_INTERRUPTED:
         return -1  # the handler's exception is set (see runtime.signals_raised)
     return shared.status
+
+
+cdef bint _all_finite(const floating* values, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef bint finite = True
+    for i in range(n):
+        finite = finite & isfinite(values[i])
+    return finite
+
+
+cdef int _after_epoch(BetweenEpochs* rules, UpdateConfig* update,
+                      double loss) noexcept nogil:
+    """scikit-learn's bookkeeping after an epoch, in its order; "plateau" or "complete"."""
+    cdef bint plateau_rule = rules.n_iter_no_change >= 0
+    if plateau_rule:
+        if loss > rules.best_loss - rules.tol:
+            rules.no_improvement_count += 1
+        else:
+            rules.no_improvement_count = 0
+        if loss < rules.best_loss:
+            rules.best_loss = loss
+    if rules.schedule == SCHEDULE_INVSCALING:
+        update.learning_rate = (rules.learning_rate_init
+                                / pow(<double>(rules.samples_seen + 1), rules.power_t))
+    if plateau_rule and rules.no_improvement_count > rules.n_iter_no_change:
+        if rules.schedule != SCHEDULE_ADAPTIVE or update.learning_rate <= 1e-6:
+            return EPOCH_PLATEAU
+        update.learning_rate /= 5.0
+        rules.no_improvement_count = 0
+    return EPOCH_COMPLETE
+
+
+cdef int _run_epochs(EpochTask* task, UpdateConfig* update, floating* params, int n_threads,
+                     EpochShared* shared, BetweenEpochs* rules, double* losses,
+                     Py_ssize_t max_epochs, floating* kept_params, floating* kept_state,
+                     Py_ssize_t n_state) except -1 nogil:
+    """Epochs and the rules between them, until one of them ends the run."""
+    cdef Py_ssize_t n_rows = task.inputs.n_rows, n_params = task.plan.n_params
+    cdef floating* state = <floating*>task.state
+    cdef double started = fastnn_seconds(), last_check = started, now, loss
+    cdef int status = EPOCH_COMPLETE
+    cdef double waited = 0.0
+    while rules.n_epochs < max_epochs:
+        if rules.bitgen != NULL:
+            shuffle_rows(rules.bitgen, <Py_ssize_t*>task.order, n_rows)
+        shared.status = EPOCH_COMPLETE
+        shared.accumulated_loss = 0
+        shared.n_batches = 0
+        status = _train_epoch(task, params, n_threads, shared)  # -1: a signal's exception
+        waited += shared.barrier_wait
+        if status != EPOCH_COMPLETE:
+            break
+        loss = shared.accumulated_loss / n_rows
+        if not isfinite(loss) or not _all_finite(params, n_params):
+            status = EPOCH_DIVERGED
+            break
+        losses[rules.n_epochs] = loss
+        rules.n_epochs += 1
+        rules.samples_seen += n_rows
+        rules.step = shared.step
+        status = _after_epoch(rules, update, loss)
+        if kept_params != NULL:
+            memcpy(kept_params, params, n_params * sizeof(floating))
+        if kept_state != NULL:
+            memcpy(kept_state, state, n_state * sizeof(floating))
+        if status != EPOCH_COMPLETE or rules.n_epochs == max_epochs:
+            break
+        now = fastnn_seconds()
+        if now - started > rules.pause_after:
+            status = EPOCH_PAUSED
+            break
+        # Epochs shorter than the check interval never check within.
+        if task.check_signals and now - last_check > FASTNN_SIGNAL_CHECK_INTERVAL:
+            last_check = now
+            if signals_raised() != 0:
+                shared.barrier_wait = waited
+                return -1
+    shared.barrier_wait = waited
+    return status

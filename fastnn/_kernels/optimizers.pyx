@@ -117,10 +117,16 @@ cdef class UpdateRule:
     step : int
         Updates applied so far (Adam's bias corrections count them); the
         epoch advances it.
+    learning_rate : float
     """
 
     def __init__(self):
         raise TypeError("use SGDRule or AdamRule")
+
+    @property
+    def learning_rate(self):
+        """The step size; a schedule in the epoch loop may change it."""
+        return self.config.learning_rate
 
 
 cdef class SGDRule(UpdateRule):

@@ -46,6 +46,10 @@ WORKLOADS = {
     "(100,) batch 32 float32": ((100,), 32, 20_000, 100, 10, np.float32, 0.2),
     "(512, 512) batch 256 float32": ((512, 512), 256, 20_000, 784, 10, np.float32, 0.7),
     "(100,) batch 200 float64": ((100,), 200, 20_000, 100, 10, np.float64, 0.45),
+    # Wide layers: the targets are 0.5 of scikit-learn, 0.8 of PyTorch and
+    # 1.15 of the GEMM-only bound.
+    "(768, 384) batch 256 float32": ((768, 384), 256, 8_000, 600, 2, np.float32, 0.5),
+    "(1024, 1024) batch 512 float32": ((1024, 1024), 512, 8_192, 1024, 1, np.float32, 0.5),
 }
 
 

@@ -395,8 +395,9 @@ class FitRun:
         return None, None
 
     def _validate(self):
-        X_val, val_data, y_val, sw_val = self.validation
-        output = self.model.forward(X_val)
+        val_data, y_val, sw_val = self.validation
+        # The rows prepared once (a sparse X_val is converted once, not every epoch).
+        output = self.model.forward(val_data.inputs)
         prediction = self.hooks.decode(self.model, output)
         if (np.issubdtype(np.asarray(prediction).dtype, np.floating)
                 and not np.isfinite(prediction).all()):
@@ -514,8 +515,7 @@ class FitRun:
         else:
             y_val = Y_val.ravel() if Y_val.shape[1] == 1 else Y_val
         # The validation rows are prepared once for the objective of every epoch.
-        self.validation = (X_val, self.network.training_data(X_val, Y_val, sw_val), y_val,
-                           sw_val)
+        self.validation = (self.network.training_data(X_val, Y_val, sw_val), y_val, sw_val)
         return X_train, np.ascontiguousarray(Y_train), sw_train
 
     def run_stochastic(self, schedule):

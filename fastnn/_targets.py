@@ -8,7 +8,7 @@ the public methods whose signature depends on the kind of target:
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -147,7 +147,14 @@ class ClassifierTargets:
         return (output > 0.5).astype(int)
 
     def _validation_score(self, y_val, prediction, sample_weight):
-        return accuracy_score(y_val, prediction, sample_weight=sample_weight)
+        # accuracy_score's value (the weighted share of rows predicted
+        # exactly, every label of a multilabel row), through the same
+        # numpy.average, without its input checks, which cost ~0.5 ms an
+        # epoch: both sides are this estimator's own labels, checked once.
+        correct = np.asarray(y_val) == np.asarray(prediction)
+        if correct.ndim == 2:
+            correct = correct.all(axis=1)
+        return float(np.average(correct, weights=sample_weight))
 
     def predict(self, X):
         """Predict class labels (label-indicator rows for multilabel targets).

@@ -232,8 +232,16 @@ class Network:
 
         Dense input is used as it is when it is a C-contiguous array of the
         network's dtype, else converted. Any scipy sparse input becomes CSR
-        arrays that the first layer reads directly (never densified).
+        arrays that the first layer reads directly (never densified). An
+        ``Inputs`` already made for this network (of its dtype and width, such
+        as a :meth:`training_data`'s ``inputs``) is returned as it is, so rows
+        read many times are converted once.
         """
+        if isinstance(X, Inputs):
+            if X.dtype != self.dtype or X.n_features != self.n_features:
+                raise ValueError(f"the inputs are {X.dtype} rows of {X.n_features} features; "
+                                 f"the network reads {self.dtype} rows of {self.n_features}")
+            return X
         if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
                 and X.shape[1] == self.n_features and X.flags.c_contiguous):
             return Inputs(self.n_features, X=X)  # the common case, without the checks' cost

@@ -180,18 +180,26 @@ def test_train_button_trains_in_the_browser(notebook_url, tmp_path):
 
 
 def _accept_dialog(page, expect):
-    """Answer a dialog the front end has open with its default button, as a person would.
+    """Answer a dialog the front end has open, as a person would; True if there was one.
 
     A Run All sent while the kernel's connection is still settling makes
-    JupyterLab ask which kernel to use (seen under CI load); its default is the
-    notebook's own kernel. The dialog's text goes to stderr for the record.
+    JupyterLab ask which kernel to use (seen under CI load): the answer is the
+    notebook's own, Python 3. The dialog's text goes to stderr for the record.
     """
     dialog = page.locator(".jp-Dialog")
     if dialog.count() == 0:
-        return
+        return False
     print("the front end asked:", dialog.first.inner_text(), file=sys.stderr)
+    # The kernel choice's default can be "No Kernel": pick the notebook's.
+    choice = dialog.first.locator("select")
+    if choice.count():
+        labels = [o.strip() for o in choice.first.locator("option").all_inner_texts()]
+        python = [label for label in labels if label.startswith("Python 3")]
+        if python:
+            choice.first.select_option(label=python[0])
     dialog.first.locator(".jp-Dialog-button.jp-mod-accept").first.click()
     expect(dialog).to_have_count(0, timeout=30_000)
+    return True
 
 
 def _drive(page, sync_api, url, tmp_path):
@@ -202,15 +210,16 @@ def _drive(page, sync_api, url, tmp_path):
     # Wait for the kernel, as a person would: run before it is up and the front end
     # asks for a kernel in a dialog instead of running anything. Both show the
     # kernel's state in the notebook toolbar's execution indicator.
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(
-        timeout=SERVER_START * 1000)
+    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    expect(idle).to_be_attached(timeout=SERVER_START * 1000)
     # Run > Run All Cells, until the first code cell shows it was queued or ran
     # ([*] or [1]): the indicator can read idle a moment before the kernel's
     # connection takes requests, and a Run All sent then is dropped (seen once in
     # Notebook 7 on a fresh environment).
     first_prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
     for attempt in range(3):
-        _accept_dialog(page, expect)
+        if _accept_dialog(page, expect):
+            expect(idle).to_be_attached(timeout=SERVER_START * 1000)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_text("Run All Cells", exact=True).click()
         try:

@@ -248,6 +248,22 @@ def test_sparse_input_is_not_densified():
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_prepared_inputs_pass_through_unconverted(sparse):
+    import scipy.sparse as sp
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((9, 5))
+    X = sp.csr_matrix(np.where(X > 0.5, X, 0.0)) if sparse else X
+    net = Network((5, 3, 2), "tanh").initialize(0)
+    prepared = net.inputs(X)
+    assert net.inputs(prepared) is prepared
+    np.testing.assert_array_equal(net.forward(prepared), net.forward(X))
+    with pytest.raises(ValueError, match="the network reads float32 rows of 5"):
+        Network((5, 3, 2), dtype=np.float32).initialize(0).forward(prepared)
+    with pytest.raises(ValueError, match="rows of 5 features; the network reads"):
+        Network((4, 2)).initialize(0).forward(prepared)
+
+
 def test_bad_sparse_input():
     import scipy.sparse as sp
     net = Network((4, 2, 1)).initialize(0)

@@ -595,3 +595,27 @@ def test_hidden_activations_are_the_fitted_networks_hidden_layers(digits, Estima
     if Estimator is MLPRegressor:  # identity output: the last layer gives predict
         np.testing.assert_allclose(hidden[1] @ est.coefs_[2] + est.intercepts_[2],
                                    est.predict(X[:50]).reshape(50, -1), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass-strings", "multilabel"])
+@pytest.mark.parametrize("weights", [None, "float64", "float32", "integers"])
+def test_the_early_stopping_score_is_exactly_accuracy_score(kind, weights):
+    # The per-epoch validation score skips accuracy_score's input checks;
+    # its value must stay accuracy_score's, to the last bit.
+    from sklearn.metrics import accuracy_score
+    rng = np.random.default_rng(7)
+    for n in (2, 7, 33, 1000):
+        if kind == "binary":
+            y, prediction = rng.integers(0, 2, n), rng.integers(0, 2, n)
+        elif kind == "multiclass-strings":
+            names = np.array(["ant", "bee", "cat", "dog"])
+            y, prediction = names[rng.integers(0, 4, n)], names[rng.integers(0, 4, n)]
+        else:
+            y = rng.integers(0, 2, (n, 3))
+            prediction = np.where(rng.random((n, 3)) < 0.8, y, 1 - y)
+        sample_weight = None if weights is None else (
+            rng.integers(1, 5, n) if weights == "integers"
+            else rng.uniform(0.1, 3, n).astype(weights))
+        ours = MLPClassifier()._validation_score(y, prediction, sample_weight)
+        assert ours == accuracy_score(y, prediction, sample_weight=sample_weight)
+        assert type(ours) is float

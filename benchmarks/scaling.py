@@ -78,8 +78,9 @@ def sweep_rows(sizes, repeats):
     for n in sizes:
         X, y = make_data(n, N_FEATURES, np.float32)
         epochs = int(np.clip(400_000 // n, 1, 400)) + 1
-        many = _contenders(X, y, (100,), 200, epochs)
-        once = _contenders(X, y, (100,), 200, 1)
+        batch_size = min(200, n)  # scikit-learn would clip it, with a warning
+        many = _contenders(X, y, (100,), batch_size, epochs)
+        once = _contenders(X, y, (100,), batch_size, 1)
         times = median_times(list(many.values()) + list(once.values()), repeats,
                              block=max(1, min(3, repeats)))
         k = len(many)

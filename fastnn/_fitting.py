@@ -621,9 +621,11 @@ class FitRun:
         # the plateau rule stopped at.
         if (not self.incremental and progress.n_iter_ >= self.max_iter
                 and not (status == "plateau" and progress.n_iter_ == self.max_iter)):
-            warnings.warn(
-                "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
+            self._warn_max_iter()
+
+    def _warn_max_iter(self):
+        warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                      "optimization hasn't converged yet." % self.max_iter, ConvergenceWarning)
 
     def _take_epochs(self, rules, losses):
         """Record epochs the compiled loop completed, and its counters after them."""
@@ -684,10 +686,7 @@ class FitRun:
                 if self.incremental:
                     break
                 if progress.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                        "optimization hasn't converged yet." % self.max_iter,
-                        ConvergenceWarning)
+                    self._warn_max_iter()
                 checkpoint = self._checkpoint(optimizer)
         except (KeyboardInterrupt, InterpreterExiting) as interrupt:
             self._rollback(checkpoint, optimizer)

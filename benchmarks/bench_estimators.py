@@ -18,7 +18,9 @@ with 10 classes. For each, the time of
 
 plus, on small data sets (those scikit-learn ships, standardized, and a
 generated one), default ``MLPClassifier()`` fits of a fixed number of epochs,
-where the cost of an epoch is mostly fixed cost rather than arithmetic; the
+where the cost of an epoch is mostly fixed cost rather than arithmetic, next to
+their floor (the products of half of each batch on one core: what the split
+of a batch across two cores cannot go below); the
 fixed cost of an epoch itself, ``(fit of 401 epochs - fit of 1) / 400`` on a
 32-row, 4-feature, (4,)-unit net; and one-row ``predict`` latency. Timings are medians; the contenders take
 turns in blocks (see ``bench_kernels.median_times``), because two OpenBLAS
@@ -26,6 +28,7 @@ thread pools spin against each other when calls alternate one by one.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -98,15 +101,28 @@ def fit_blas_threaded(estimator, X, y):
         fit_quietly(estimator, X, y)
 
 
-def gemm_bound(X, hidden, n_outputs, batch_size, epochs):
-    """The matrix products of ``epochs`` epochs, nothing else."""
+def gemm_bound(X, hidden, n_outputs, batch_size, epochs, split=False):
+    """The matrix products of ``epochs`` epochs, nothing else.
+
+    With ``split``, the products of the larger half of each batch on one
+    BLAS thread: the floor of fastnn's split of a batch across two cores,
+    each taking a half (numpy's ~1 us a call included, so a loose floor).
+    """
     sizes = (X.shape[1], *hidden, n_outputs)
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal((a, b)).astype(X.dtype) * 0.01
                for a, b in zip(sizes[:-1], sizes[1:])]
-    batches = [X[i:i + batch_size] for i in range(0, X.shape[0], batch_size)]
+    starts = range(0, X.shape[0], batch_size)
+    if split:
+        batches = [X[i + len(X[i:i + batch_size]) // 2:i + batch_size] for i in starts]
+    else:
+        batches = [X[i:i + batch_size] for i in starts]
 
     def run():
+        with threadpool_limits(1, user_api="blas") if split else contextlib.nullcontext():
+            products()
+
+    def products():
         for _ in range(epochs):
             for batch in batches:
                 activations = [batch]
@@ -168,16 +184,22 @@ def bench_workload(name, spec, repeats, quick):
 
 
 def bench_small(repeats):
-    """Default fits on small data: ``{name: (fastnn s, sklearn s, target)}``."""
+    """Default fits on small data: ``{name: (fastnn s, sklearn s, floor s, target)}``.
+
+    The floor is :func:`gemm_bound` of the split (half of each batch's
+    products on one core) for the default net: (100,) units, batches of 200.
+    """
     results = {}
     for name, (data, epochs, target) in SMALL_WORKLOADS.items():
         X, y = small_data(data)
+        n_outputs = 1 if len(np.unique(y)) == 2 else len(np.unique(y))
         params = dict(max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0)
-        t_ours, t_sk = median_times(
+        t_ours, t_sk, t_floor = median_times(
             [lambda: fit_quietly(fastnn.MLPClassifier(**params), X, y),
-             lambda: fit_quietly(sk_nn.MLPClassifier(**params), X, y)],
+             lambda: fit_quietly(sk_nn.MLPClassifier(**params), X, y),
+             gemm_bound(X, (100,), n_outputs, min(200, len(X)), epochs, split=True)],
             max(repeats, 3), block=max(1, min(3, repeats)))
-        results[name] = (t_ours, t_sk, target)
+        results[name] = (t_ours, t_sk, t_floor, target)
     return results
 
 
@@ -247,11 +269,12 @@ def main(argv=None):
               f"{times['fastnn blas'] / times['sklearn']:7.3f}", flush=True)
     if not args.only:
         print(f"\n{'small data, default MLPClassifier()':40s} {'sklearn s':>10s} "
-              f"{'fastnn s':>10s} {'ratio':>7s} {'target':>7s}")
-        for name, (ours, theirs, target) in bench_small(args.repeats).items():
+              f"{'fastnn s':>10s} {'ratio':>7s} {'target':>7s} {'floor s':>8s} "
+              f"{'vs floor':>8s} {'floor/sk':>8s}")
+        for name, (ours, theirs, floor, target) in bench_small(args.repeats).items():
             target = f"{target:7.2f}" if target else f"{'-':>7s}"
-            print(f"{name:40s} {theirs:10.3f} {ours:10.3f} {ours / theirs:7.3f} {target}",
-                  flush=True)
+            print(f"{name:40s} {theirs:10.3f} {ours:10.3f} {ours / theirs:7.3f} {target} "
+                  f"{floor:8.3f} {ours / floor:8.2f} {floor / theirs:8.3f}", flush=True)
         ours, theirs = bench_epoch_fixed_cost(args.repeats)
         print(f"fixed cost of an epoch (32 x 4, (4,)): sklearn {theirs * 1e6:7.1f} us, "
               f"fastnn {ours * 1e6:6.1f} us (target 25 us)")

@@ -28,6 +28,18 @@ def check_label_types(labels, name):
                          f"give labels of one type, e.g. {name}.astype(str).")
 
 
+def _binarized(binarizer, y):
+    """``binarizer.transform(y)`` for labels already checked against its classes.
+
+    A binary target's one column is ``y == classes_[1]`` (int64, as
+    ``label_binarize`` gives); skipping its validation saves about half a
+    millisecond a fit, a visible share of a small data set's fit.
+    """
+    if binarizer.y_type_ == "binary" and y.ndim == 1 and len(binarizer.classes_) == 2:
+        return (y == binarizer.classes_[1]).astype(np.int64).reshape(-1, 1)
+    return binarizer.transform(y)
+
+
 class ClassifierTargets:
     """Labels through a ``LabelBinarizer``: sigmoid outputs for binary and
     multilabel targets, softmax for multiclass; ``class_weight`` support."""
@@ -79,7 +91,7 @@ class ClassifierTargets:
             # the rows of one batch at a time, so no (n_samples, n_classes)
             # matrix (nor LabelBinarizer's int64 one) is ever allocated.
             return y, np.searchsorted(binarizer.classes_, y).astype(np.intp, copy=False), binarizer
-        return y, binarizer.transform(y), binarizer
+        return y, _binarized(binarizer, y), binarizer
 
     def _encode_targets(self, model, y):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -91,7 +103,7 @@ class ClassifierTargets:
         if len(unknown):
             raise ValueError(f"`y` has classes not in `classes_`: {unknown}. `classes_` "
                              f"has {binarizer.classes_}.")
-        return y, binarizer.transform(y)
+        return y, _binarized(binarizer, y)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

@@ -410,6 +410,24 @@ def test_decode_matches_label_binarizer():
         np.testing.assert_array_equal(MLPClassifier()._decode(model, output), expected)
 
 
+
+@pytest.mark.parametrize("y", [np.array(["no", "yes", "yes", "no"]), np.array([3, 7, 7, 3]),
+                               np.array([True, False, True, True]),
+                               np.array([1.0, -1.0, 1.0, 1.0]),
+                               np.array(["a", 2, "a"], dtype=object).astype(str)])
+def test_binary_targets_are_label_binarizers_column(y):
+    from sklearn.preprocessing import LabelBinarizer
+
+    binarizer = LabelBinarizer().fit(y)
+    model = type("M", (), {"labels": binarizer})()
+    _, encoded = MLPClassifier()._encode_targets(model, y)
+    expected = binarizer.transform(y)
+    assert encoded.dtype == expected.dtype and encoded.shape == expected.shape
+    np.testing.assert_array_equal(encoded, expected)
+    # A batch holding one of the two classes only.
+    _, encoded = MLPClassifier()._encode_targets(model, y[:1])
+    np.testing.assert_array_equal(encoded, binarizer.transform(y[:1]))
+
 # -- ecosystem conformance ----------------------------------------------------
 
 from sklearn.base import clone  # noqa: E402

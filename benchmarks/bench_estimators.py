@@ -114,7 +114,7 @@ def gemm_bound(X, hidden, n_outputs, batch_size, epochs, split=False):
                for a, b in zip(sizes[:-1], sizes[1:])]
     starts = range(0, X.shape[0], batch_size)
     if split:
-        batches = [X[i + len(X[i:i + batch_size]) // 2:i + batch_size] for i in starts]
+        batches = [X[i + min(batch_size, len(X) - i) // 2:i + batch_size] for i in starts]
     else:
         batches = [X[i:i + batch_size] for i in starts]
 
@@ -192,7 +192,8 @@ def bench_small(repeats):
     results = {}
     for name, (data, epochs, target) in SMALL_WORKLOADS.items():
         X, y = small_data(data)
-        n_outputs = 1 if len(np.unique(y)) == 2 else len(np.unique(y))
+        n_classes = len(np.unique(y))
+        n_outputs = 1 if n_classes == 2 else n_classes
         params = dict(max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0)
         t_ours, t_sk, t_floor = median_times(
             [lambda: fit_quietly(fastnn.MLPClassifier(**params), X, y),

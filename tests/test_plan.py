@@ -83,6 +83,8 @@ def test_plan_refuses_inconsistent_networks():
     assert NetworkPlan(**args).n_params == net.n_params
     broken = net.layers.copy()
     broken[1, 0] = 3
+    biases_first = net.layers.copy()
+    biases_first[0, 4] = 0
     for change, message in [
         (dict(kinds=args["kinds"][:1]), "one activation kind per layer"),
         (dict(activation_params=np.zeros((2, 2))), "activation params"),
@@ -90,6 +92,7 @@ def test_plan_refuses_inconsistent_networks():
         (dict(n_params=net.n_params - 1), "outside the parameter vector"),
         (dict(layers=np.zeros((0, len(LAYER_COLUMNS)), dtype=np.intp)), "n_layers >= 1"),
         (dict(layers=broken), "layer 1 takes 3 inputs but layer 0 gives 2"),
+        (dict(layers=biases_first), "every layer's W must lie before every b"),
         (dict(dtype=np.int32), "float32 or float64"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -28,7 +28,10 @@ from fastnn._kernels.data cimport (
 from fastnn._kernels.dense cimport SparseRows
 from fastnn._kernels.optimizers cimport UpdateConfig, UpdateRule, apply_update
 from fastnn._kernels.orders cimport bitgen_of, bitgen_t, shuffle_rows
-from fastnn._kernels.plan cimport NetworkPlan, Objective, ObjectiveTerms, Plan, loss_gradient_rows
+from fastnn._kernels.plan cimport (
+    PENALTY_IN_OBJECTIVE, PENALTY_NONE, NetworkPlan, Objective, ObjectiveTerms, Plan,
+    loss_gradient_rows,
+)
 from fastnn._kernels.runtime cimport (
     FASTNN_SIGNAL_CHECK_INTERVAL, fastnn_barrier, fastnn_num_threads, fastnn_seconds,
     fastnn_thread_num, signals_raised,
@@ -431,7 +434,8 @@ cdef double _part_gradient(
     """Gradient of one part of a batch's rows into that part's block; its objective.
 
     Part ``part`` of ``task.n_parts`` holds the batch rows ``share(n_rows,
-    part, n_parts)`` onwards; part 0 also carries the L2 penalty.
+    part, n_parts)`` onwards; part 0's objective carries the L2 penalty, whose
+    gradient the update adds (it reads the weights anyway).
     """
     cdef const Plan* plan = task.plan
     cdef const TargetView* targets = task.targets
@@ -461,7 +465,8 @@ cdef double _part_gradient(
                          ws + ws_rows * plan.training.weight)
     return loss_gradient_rows(
         plan, task.terms, params, <floating*>task.grads + part * plan.n_params, xb, sparse,
-        yb, swb, my_rows, weight_sum, part == 0, ws, ws_rows)
+        yb, swb, my_rows, weight_sum, PENALTY_IN_OBJECTIVE if part == 0 else PENALTY_NONE,
+        ws, ws_rows)
 
 
 cdef double _part_weight(const EpochTask* task, const floating* sample_weight,
@@ -518,9 +523,10 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
     cdef Py_ssize_t p1 = min(n_params, (share(n_params, tid + 1, n_threads) + 15) // 16 * 16)
     if tid == n_threads - 1:
         p1 = n_params
+    cdef Py_ssize_t n_weights = task.plan.n_weights, w1, b0
     cdef Py_ssize_t batch, start, n_rows, part
     cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
-    cdef double weight_sum, batch_objective
+    cdef double weight_sum, batch_objective, l2
     cdef double last_check = fastnn_seconds() if task.check_signals and tid == 0 else 0.0
     cdef bint timed = tid == 0 and n_threads > 1
     cdef double waited = 0.0
@@ -565,8 +571,16 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
             break
 
         step += 1
-        apply_update(task.update, step, params + p0, grads + p0, n_parts, n_params,
-                     state + p0, n_params, p1 - p0)
+        # The L2 term reaches the weights' gradients here; the biases have none.
+        l2 = task.terms.alpha / weight_sum
+        w1 = min(p1, n_weights)
+        if w1 > p0:
+            apply_update(task.update, step, params + p0, grads + p0, n_parts, n_params,
+                         state + p0, n_params, w1 - p0, l2)
+        b0 = max(p0, n_weights)
+        if p1 > b0:
+            apply_update(task.update, step, params + b0, grads + b0, n_parts, n_params,
+                         state + b0, n_params, p1 - b0, 0.0)
         if tid == 0:
             shared.accumulated_loss += batch_objective * n_rows
             shared.n_batches += 1

@@ -7,7 +7,9 @@ from cython cimport floating
 
 # Each update's gradient is the sum of n_blocks blocks of n entries, stride
 # apart (grads[i] + grads[stride + i] + ...; one block per training thread),
-# summed in block order within the update's own pass.
+# summed in block order within the update's own pass. With l2 != 0 the
+# gradient of an L2 penalty on these parameters comes first:
+# (l2 * params[i] + grads[i]) + grads[stride + i] + ...
 
 # velocity <- momentum * velocity - learning_rate * grad
 # params   += velocity, or with Nesterov momentum
@@ -15,6 +17,7 @@ from cython cimport floating
 cdef void sgd_update(
     floating* params, const floating* grads, Py_ssize_t n_blocks, Py_ssize_t stride,
     floating* velocity, Py_ssize_t n, double learning_rate, double momentum, bint nesterov,
+    double l2,
 ) noexcept nogil
 
 # m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2
@@ -24,7 +27,7 @@ cdef void sgd_update(
 cdef void adam_update(
     floating* params, const floating* grads, Py_ssize_t n_blocks, Py_ssize_t stride,
     floating* m, floating* v, Py_ssize_t n, double step_size, double beta1, double beta2,
-    double epsilon,
+    double epsilon, double l2,
 ) noexcept nogil
 
 cdef double adam_step_size(double learning_rate, double beta1, double beta2,
@@ -53,9 +56,10 @@ cdef class UpdateRule:
 # Update n parameters from the sum of the n_blocks gradient blocks (stride
 # apart). ``state`` holds the optimizer's state vectors for these n
 # parameters, each vector ``state_stride`` apart (velocities for SGD; first
-# then second moments for Adam). ``step`` is the number of this update (>= 1).
+# then second moments for Adam). ``step`` is the number of this update (>= 1);
+# l2 as for the updates above.
 cdef void apply_update(
     const UpdateConfig* config, long step, floating* params, const floating* grads,
     Py_ssize_t n_blocks, Py_ssize_t stride, floating* state, Py_ssize_t state_stride,
-    Py_ssize_t n,
+    Py_ssize_t n, double l2,
 ) noexcept nogil

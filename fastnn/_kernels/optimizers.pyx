@@ -14,42 +14,44 @@ from fastnn._kernels._pointers cimport cptr1, ptr1
 
 cdef extern from "update_loops.h":
     void fnn_sgd_f(float* p, const float* g, Py_ssize_t n_blocks, Py_ssize_t stride,
-                   float* vel, Py_ssize_t n, float lr, float mu, int nesterov) noexcept nogil
+                   float* vel, Py_ssize_t n, float lr, float mu, int nesterov,
+                   float l2) noexcept nogil
     void fnn_sgd_d(double* p, const double* g, Py_ssize_t n_blocks, Py_ssize_t stride,
                    double* vel, Py_ssize_t n, double lr, double mu,
-                   int nesterov) noexcept nogil
+                   int nesterov, double l2) noexcept nogil
     void fnn_adam_f(float* p, const float* g, Py_ssize_t n_blocks, Py_ssize_t stride,
                     float* m, float* v, Py_ssize_t n, float b1, float b2, float c1,
-                    float c2, float lr, float eps) noexcept nogil
+                    float c2, float lr, float eps, float l2) noexcept nogil
     void fnn_adam_d(double* p, const double* g, Py_ssize_t n_blocks, Py_ssize_t stride,
                     double* m, double* v, Py_ssize_t n, double b1, double b2, double c1,
-                    double c2, double lr, double eps) noexcept nogil
+                    double c2, double lr, double eps, double l2) noexcept nogil
 
 
 cdef void sgd_update(
     floating* params, const floating* grads, Py_ssize_t n_blocks, Py_ssize_t stride,
     floating* velocity, Py_ssize_t n, double learning_rate, double momentum, bint nesterov,
+    double l2,
 ) noexcept nogil:
     if floating is float:
         fnn_sgd_f(params, grads, n_blocks, stride, velocity, n, <float>learning_rate,
-                  <float>momentum, nesterov)
+                  <float>momentum, nesterov, <float>l2)
     else:
         fnn_sgd_d(params, grads, n_blocks, stride, velocity, n, learning_rate, momentum,
-                  nesterov)
+                  nesterov, l2)
 
 
 cdef void adam_update(
     floating* params, const floating* grads, Py_ssize_t n_blocks, Py_ssize_t stride,
     floating* m, floating* v, Py_ssize_t n, double step_size, double beta1, double beta2,
-    double epsilon,
+    double epsilon, double l2,
 ) noexcept nogil:
     if floating is float:
         fnn_adam_f(params, grads, n_blocks, stride, m, v, n, <float>beta1, <float>beta2,
                    <float>(1.0 - beta1), <float>(1.0 - beta2), <float>step_size,
-                   <float>epsilon)
+                   <float>epsilon, <float>l2)
     else:
         fnn_adam_d(params, grads, n_blocks, stride, m, v, n, beta1, beta2, 1.0 - beta1,
-                   1.0 - beta2, step_size, epsilon)
+                   1.0 - beta2, step_size, epsilon, l2)
 
 
 cdef double adam_step_size(double learning_rate, double beta1, double beta2,
@@ -71,7 +73,7 @@ def sgd(floating[::1] params, const floating[::1] grads, floating[::1] velocity,
     cdef const floating* g = cptr1(grads)
     cdef floating* vel = ptr1(velocity)
     with nogil:
-        sgd_update(p, g, 1, 0, vel, params.shape[0], learning_rate, momentum, nesterov)
+        sgd_update(p, g, 1, 0, vel, params.shape[0], learning_rate, momentum, nesterov, 0.0)
 
 
 def adam(floating[::1] params, const floating[::1] grads, floating[::1] m,
@@ -90,21 +92,21 @@ def adam(floating[::1] params, const floating[::1] grads, floating[::1] m,
     cdef floating* v_ptr = ptr1(v)
     with nogil:
         adam_update(p, g, 1, 0, m_ptr, v_ptr, params.shape[0], step_size, beta1, beta2,
-                    epsilon)
+                    epsilon, 0.0)
 
 
 cdef void apply_update(
     const UpdateConfig* config, long step, floating* params, const floating* grads,
     Py_ssize_t n_blocks, Py_ssize_t stride, floating* state, Py_ssize_t state_stride,
-    Py_ssize_t n,
+    Py_ssize_t n, double l2,
 ) noexcept nogil:
     if config.solver == SOLVER_ADAM:
         adam_update(params, grads, n_blocks, stride, state, state + state_stride, n,
                     adam_step_size(config.learning_rate, config.beta1, config.beta2, step),
-                    config.beta1, config.beta2, config.epsilon)
+                    config.beta1, config.beta2, config.epsilon, l2)
     else:
         sgd_update(params, grads, n_blocks, stride, state, n, config.learning_rate,
-                   config.momentum, config.nesterov)
+                   config.momentum, config.nesterov, l2)
 
 
 cdef class UpdateRule:

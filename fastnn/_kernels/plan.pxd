@@ -38,6 +38,7 @@ ctypedef struct Plan:
     const ActivationSpec* specs    # one per layer; the last is the output activation
     int loss_kind                  # fused with the output activation in training
     Py_ssize_t n_params
+    Py_ssize_t n_weights           # every W lies in [0, n_weights), every b after
     Layout training                # forward + backward + the gathered batch
     Layout prediction              # forward only
 
@@ -69,9 +70,17 @@ cdef void forward_rows(
     Py_ssize_t n_rows,
 ) noexcept nogil
 
+# Whether a block of rows carries the L2 penalty: not at all; in its
+# objective and its gradient (l2 * W added to dW); or in its objective only,
+# its gradient term left to the update (see optimizers.apply_update).
+cdef enum Penalty:
+    PENALTY_NONE = 0
+    PENALTY_IN_GRADIENT = 1
+    PENALTY_IN_OBJECTIVE = 2
+
 cdef double loss_gradient_rows(
     const Plan* plan, const ObjectiveTerms* terms, const floating* params, floating* grads,
     const floating* x, const SparseRows* sparse, const floating* y,
-    const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, bint penalty,
+    const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, int penalty,
     floating* ws, Py_ssize_t ws_rows,
 ) noexcept nogil

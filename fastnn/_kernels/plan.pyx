@@ -89,7 +89,7 @@ cdef class NetworkPlan:
                   const double[:, ::1] activation_params not None, int loss_kind,
                   Py_ssize_t n_params, dtype):
         cdef Py_ssize_t L = layers.shape[0], l
-        cdef Py_ssize_t training_width = 0, prediction_width = 0
+        cdef Py_ssize_t training_width = 0, prediction_width = 0, n_weights = 0
         cdef Layer* layer
         if L < 1 or layers.shape[1] != len(LAYER_COLUMNS):
             raise ValueError(f"layers must have shape (n_layers >= 1, {len(LAYER_COLUMNS)})")
@@ -111,6 +111,12 @@ cdef class NetworkPlan:
             if l > 0 and layers[l, 0] != layers[l - 1, 2]:
                 raise ValueError(f"layer {l} takes {layers[l, 0]} inputs but "
                                  f"layer {l - 1} gives {layers[l - 1, 2]}")
+            n_weights += layers[l, 0] * layers[l, 1]
+        # The penalty's gradient is added over [0, n_weights) (see epoch.pyx).
+        for l in range(L):
+            if layers[l, 3] + layers[l, 0] * layers[l, 1] > n_weights or layers[l, 4] < n_weights:
+                raise ValueError("every layer's W must lie before every b in the parameter "
+                                 "vector (scikit-learn's packing)")
         self.layer_table = <Layer*>malloc(L * sizeof(Layer))
         self.spec_table = <ActivationSpec*>malloc(L * sizeof(ActivationSpec))
         self.slot_table = <LayerSlots*>malloc(2 * L * sizeof(LayerSlots))
@@ -121,6 +127,7 @@ cdef class NetworkPlan:
             layer.n_in, layer.n_z, layer.n_out = layers[l, 0], layers[l, 1], layers[l, 2]
             layer.w, layer.b = layers[l, 3], layers[l, 4]
             self.spec_table[l] = make_spec(kinds[l], &activation_params[l, 0], 3)
+        self.plan.n_weights = n_weights
 
         # Training: the gathered batch (x, y, weights), then Z, A, dZ, dA of
         # each layer. Prediction: Z and A of each layer.
@@ -335,7 +342,7 @@ cdef double _squared_norm(const floating* w, Py_ssize_t n) noexcept nogil:
 cdef double loss_gradient_rows(
     const Plan* plan, const ObjectiveTerms* terms, const floating* params, floating* grads,
     const floating* x, const SparseRows* sparse, const floating* y,
-    const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, bint penalty,
+    const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, int penalty,
     floating* ws, Py_ssize_t ws_rows,
 ) noexcept nogil:
     """Objective of a block of rows and its gradient (written to ``grads``).
@@ -343,8 +350,8 @@ cdef double loss_gradient_rows(
     The rows are dense at ``x`` or, when ``sparse`` is not NULL, CSR rows;
     only the first layer reads them. ``weight_sum`` is the weight of the
     whole batch the block belongs to: the block's terms are its share of the
-    batch objective (see ``ObjectiveTerms``), and only a block with
-    ``penalty`` carries the L2 term. Returns NaN or inf, with ``grads``
+    batch objective (see ``ObjectiveTerms``), and only a block whose
+    ``penalty`` (a ``Penalty``) says so carries the L2 term. Returns NaN or inf, with ``grads``
     unspecified, when the loss is not finite. With ``grads`` NULL only the
     objective is computed (no backward pass). ``ws`` is a training workspace
     laid out for ``ws_rows`` >= n_rows rows.
@@ -355,8 +362,10 @@ cdef double loss_gradient_rows(
     cdef const LayerSlots* below
     cdef const floating* a_in
     cdef floating* da_in
-    cdef double alpha = terms.alpha if penalty else 0.0
-    cdef double data_loss, squared_norm = 0, l2 = alpha / weight_sum
+    cdef double alpha = terms.alpha if penalty != PENALTY_NONE else 0.0
+    cdef double data_loss, squared_norm = 0
+    cdef double l2 = alpha / weight_sum if penalty == PENALTY_IN_GRADIENT else 0.0
+    cdef bint norm_here = penalty == PENALTY_IN_OBJECTIVE and alpha != 0
     cdef double scale = weight_sum * terms.loss_normalizer
 
     # Forward: hidden layers with their activations, the output layer affine
@@ -406,6 +415,8 @@ cdef double loss_gradient_rows(
         else:
             a_in = x
             da_in = NULL
+        if norm_here:
+            squared_norm += _squared_norm(params + layer.w, layer.n_in * layer.n_z)
         if l == 0 and sparse != NULL:
             squared_norm += sparse_backward(
                 sparse, params + layer.w, _slot(ws, ws_rows, slots.dz), grads + layer.w,

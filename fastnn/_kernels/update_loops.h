@@ -26,6 +26,21 @@
  * vectorises them. */
 #define FNN_GRAD_1(g, s, i) (g[i])
 #define FNN_GRAD_2(g, s, i) (g[i] + g[(s) + i])
+/* With an L2 penalty on these parameters (l2 != 0) its gradient term, l2 * p,
+ * is added here, where p is read anyway, rather than written into the first
+ * block beforehand: the same sum, (l2 p + g0) + g1 + ..., in the same order,
+ * without a pass over memory. */
+#define FNN_GRAD_1_L2(g, s, i) (l2 * p[i] + g[i])
+#define FNN_GRAD_2_L2(g, s, i) ((l2 * p[i] + g[i]) + g[(s) + i])
+
+#define FNN_GRAD_SUM(T, name)                                                     \
+    static inline T name(const T* g, ptrdiff_t stride, ptrdiff_t i,               \
+                         ptrdiff_t n_blocks, T penalty, int penalized) {          \
+        ptrdiff_t b;                                                              \
+        T gi = penalized ? penalty + g[i] : g[i];                                 \
+        for (b = 1; b < n_blocks; b++) gi += g[b * stride + i];                   \
+        return gi;                                                                \
+    }
 
 #define FNN_ADAM_BODY(SQRT, GRAD)                                                 \
     for (i = 0; i < n; i++) {                                                     \
@@ -35,24 +50,22 @@
         p[i] -= lr * m[i] / (SQRT(v[i]) + eps);                                   \
     }
 
-#define FNN_ADAM_LOOP(T, SQRT, name)                                              \
+#define FNN_ADAM_LOOP(T, SQRT, SUM, name)                                         \
     FNN_CLONES static void name(T* p, const T* g, ptrdiff_t n_blocks,             \
                                 ptrdiff_t stride, T* m, T* v, ptrdiff_t n,        \
-                                T b1, T b2, T c1, T c2, T lr, T eps) {            \
-        ptrdiff_t i, b;                                                           \
+                                T b1, T b2, T c1, T c2, T lr, T eps, T l2) {      \
+        ptrdiff_t i;                                                              \
         T gi;                                                                     \
-        if (n_blocks == 1) {                                                      \
+        if (n_blocks == 1 && l2 == 0) {                                           \
             FNN_ADAM_BODY(SQRT, FNN_GRAD_1(g, stride, i))                         \
-        } else if (n_blocks == 2) {                                               \
+        } else if (n_blocks == 2 && l2 == 0) {                                    \
             FNN_ADAM_BODY(SQRT, FNN_GRAD_2(g, stride, i))                         \
+        } else if (n_blocks == 1) {                                               \
+            FNN_ADAM_BODY(SQRT, FNN_GRAD_1_L2(g, stride, i))                      \
+        } else if (n_blocks == 2) {                                               \
+            FNN_ADAM_BODY(SQRT, FNN_GRAD_2_L2(g, stride, i))                      \
         } else {                                                                  \
-            for (i = 0; i < n; i++) {                                             \
-                gi = g[i];                                                        \
-                for (b = 1; b < n_blocks; b++) gi += g[b * stride + i];           \
-                m[i] = b1 * m[i] + c1 * gi;                                       \
-                v[i] = b2 * v[i] + c2 * (gi * gi);                                \
-                p[i] -= lr * m[i] / (SQRT(v[i]) + eps);                           \
-            }                                                                     \
+            FNN_ADAM_BODY(SQRT, SUM(g, stride, i, n_blocks, l2 * p[i], l2 != 0))  \
         }                                                                         \
     }
 
@@ -73,29 +86,30 @@
         }                                                                         \
     }
 
-#define FNN_SGD_LOOP(T, name)                                                     \
+#define FNN_SGD_LOOP(T, SUM, name)                                                \
     FNN_CLONES static void name(T* p, const T* g, ptrdiff_t n_blocks,             \
                                 ptrdiff_t stride, T* vel, ptrdiff_t n, T lr,      \
-                                T mu, int nesterov) {                             \
-        ptrdiff_t i, b;                                                           \
+                                T mu, int nesterov, T l2) {                       \
+        ptrdiff_t i;                                                              \
         T gi;                                                                     \
-        if (n_blocks == 1) {                                                      \
+        if (n_blocks == 1 && l2 == 0) {                                           \
             FNN_SGD_BODY(FNN_GRAD_1(g, stride, i))                                \
-        } else if (n_blocks == 2) {                                               \
+        } else if (n_blocks == 2 && l2 == 0) {                                    \
             FNN_SGD_BODY(FNN_GRAD_2(g, stride, i))                                \
+        } else if (n_blocks == 1) {                                               \
+            FNN_SGD_BODY(FNN_GRAD_1_L2(g, stride, i))                             \
+        } else if (n_blocks == 2) {                                               \
+            FNN_SGD_BODY(FNN_GRAD_2_L2(g, stride, i))                             \
         } else {                                                                  \
-            for (i = 0; i < n; i++) {                                             \
-                gi = g[i];                                                        \
-                for (b = 1; b < n_blocks; b++) gi += g[b * stride + i];           \
-                vel[i] = mu * vel[i] - lr * gi;                                   \
-                p[i] += nesterov ? mu * vel[i] - lr * gi : vel[i];                \
-            }                                                                     \
+            FNN_SGD_BODY(SUM(g, stride, i, n_blocks, l2 * p[i], l2 != 0))         \
         }                                                                         \
     }
 
-FNN_ADAM_LOOP(float, sqrtf, fnn_adam_f)
-FNN_ADAM_LOOP(double, sqrt, fnn_adam_d)
-FNN_SGD_LOOP(float, fnn_sgd_f)
-FNN_SGD_LOOP(double, fnn_sgd_d)
+FNN_GRAD_SUM(float, fnn_grad_sum_f)
+FNN_GRAD_SUM(double, fnn_grad_sum_d)
+FNN_ADAM_LOOP(float, sqrtf, fnn_grad_sum_f, fnn_adam_f)
+FNN_ADAM_LOOP(double, sqrt, fnn_grad_sum_d, fnn_adam_d)
+FNN_SGD_LOOP(float, fnn_grad_sum_f, fnn_sgd_f)
+FNN_SGD_LOOP(double, fnn_grad_sum_d, fnn_sgd_d)
 
 #endif

@@ -82,3 +82,32 @@ def test_kernel_shape_checks():
         kernels.sgd(np.zeros(3), np.zeros(2), np.zeros(3), 0.1)
     with pytest.raises(ValueError, match="t starts at 1"):
         kernels.adam(np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(3), 0, 0.1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["sgd", "nesterov", "adam"])
+def test_l2_term_in_the_update_is_the_penalized_gradient(dtype, solver):
+    # The update adds l2 * params to the gradient as it reads params: the
+    # same as a gradient computed beforehand as l2 * params + grads (in the
+    # parameters' type), bit for bit.
+    rng = np.random.default_rng(3)
+    n, l2 = 37, 0.013
+    params, grads = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+    state = [rng.standard_normal(n).astype(dtype) ** 2 for _ in range(2)]
+    penalized = dtype(l2) * params + grads
+
+    def step(p, g, s, l2_arg):
+        if solver == "adam":
+            kernels.adam(p, g, s[0], s[1], 3, 0.01, l2=l2_arg)
+        else:
+            kernels.sgd(p, g, s[0], 0.1, momentum=0.9, nesterov=solver == "nesterov",
+                        l2=l2_arg)
+
+    folded_p, folded_s = params.copy(), [s.copy() for s in state]
+    step(folded_p, grads, folded_s, l2)
+    given_p, given_s = params.copy(), [s.copy() for s in state]
+    step(given_p, penalized, given_s, 0.0)
+    np.testing.assert_array_equal(folded_p, given_p)
+    for folded, given in zip(folded_s, given_s):
+        np.testing.assert_array_equal(folded, given)
+    assert not np.array_equal(folded_p, params)

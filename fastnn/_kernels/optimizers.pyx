@@ -65,21 +65,27 @@ def _check_same_length(name, Py_ssize_t n, Py_ssize_t expected):
 
 
 def sgd(floating[::1] params, const floating[::1] grads, floating[::1] velocity,
-        double learning_rate, double momentum=0.0, bint nesterov=False):
-    """One SGD step with (Nesterov) momentum, in place on ``params`` and ``velocity``."""
+        double learning_rate, double momentum=0.0, bint nesterov=False, double l2=0.0):
+    """One SGD step with (Nesterov) momentum, in place on ``params`` and ``velocity``.
+
+    With ``l2`` the gradient is ``l2 * params + grads`` (an L2 penalty's term).
+    """
     _check_same_length("grads", grads.shape[0], params.shape[0])
     _check_same_length("velocity", velocity.shape[0], params.shape[0])
     cdef floating* p = ptr1(params)
     cdef const floating* g = cptr1(grads)
     cdef floating* vel = ptr1(velocity)
     with nogil:
-        sgd_update(p, g, 1, 0, vel, params.shape[0], learning_rate, momentum, nesterov, 0.0)
+        sgd_update(p, g, 1, 0, vel, params.shape[0], learning_rate, momentum, nesterov, l2)
 
 
 def adam(floating[::1] params, const floating[::1] grads, floating[::1] m,
          floating[::1] v, long t, double learning_rate, double beta1=0.9,
-         double beta2=0.999, double epsilon=1e-8):
-    """One Adam step (step number ``t`` >= 1), in place on ``params``, ``m`` and ``v``."""
+         double beta2=0.999, double epsilon=1e-8, double l2=0.0):
+    """One Adam step (step number ``t`` >= 1), in place on ``params``, ``m`` and ``v``.
+
+    With ``l2`` the gradient is ``l2 * params + grads`` (an L2 penalty's term).
+    """
     _check_same_length("grads", grads.shape[0], params.shape[0])
     _check_same_length("m", m.shape[0], params.shape[0])
     _check_same_length("v", v.shape[0], params.shape[0])
@@ -92,7 +98,7 @@ def adam(floating[::1] params, const floating[::1] grads, floating[::1] m,
     cdef floating* v_ptr = ptr1(v)
     with nogil:
         adam_update(p, g, 1, 0, m_ptr, v_ptr, params.shape[0], step_size, beta1, beta2,
-                    epsilon, 0.0)
+                    epsilon, l2)
 
 
 cdef void apply_update(

@@ -361,14 +361,15 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
             self._model = previous
 
     def _commit(self, fit, meta, stochastic):
-        attributes = self._fitted_attributes(meta, fit.progress.counters(), fit.model)
+        state = dict(self.__dict__)
+        state.update(self._fitted_attributes(meta, fit.progress.counters(), fit.model))
         if fit.schedule is not None:
-            attributes["_schedule"] = fit.schedule
+            state["_schedule"] = fit.schedule
         elif not stochastic:
-            self.__dict__.pop("_schedule", None)
-        if attributes["feature_names_in_"] is None:
-            del attributes["feature_names_in_"]
-            self.__dict__.pop("feature_names_in_", None)
-        model = attributes.pop("_model")
-        self.__dict__.update(attributes)
-        self._model = model
+            state.pop("_schedule", None)
+        if state["feature_names_in_"] is None:
+            del state["feature_names_in_"]
+        # One assignment: Python runs a signal handler (Ctrl-C) between
+        # bytecodes only, so it finds the estimator wholly before the fit or
+        # wholly after it, never with some attributes committed.
+        self.__dict__ = state

@@ -18,7 +18,7 @@ import pytest
 from conftest import python_command
 
 CHILD = textwrap.dedent("""
-    import json, pickle, signal, sys, time, warnings
+    import json, pickle, signal, sys, time, traceback, warnings
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from fastnn import MLPClassifier
@@ -72,11 +72,15 @@ CHILD = textwrap.dedent("""
                     before = pickle.dumps(est)
                     tell("epoch", time.monotonic())
                     est.partial_fit(X, y)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             returned = time.monotonic()
-            # The interrupted call completed no epoch: it raised and changed
-            # nothing, every attribute is as it was.
-            report(est, caught, returned, unchanged=pickle.dumps(est) == before)
+            # Raised inside a call, which then completed no epoch: it changed
+            # nothing, every attribute is as it was. A signal that landed
+            # between two calls (the parent was late) says nothing of that.
+            inside = any(frame.f_code.co_name == "partial_fit"
+                         for frame, _ in traceback.walk_tb(interrupt.__traceback__))
+            report(est, caught, returned, inside=inside,
+                   unchanged=pickle.dumps(est) == before)
 """)
 
 
@@ -130,7 +134,13 @@ def test_ctrl_c_in_fit_keeps_the_last_complete_epoch(solver, threads):
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_ctrl_c_in_partial_fit_raises_and_leaves_the_estimator_as_before_the_call(solver):
-    result, latency = _interrupt(solver, "partial_fit", None)
+    # The parent sends the signal half an epoch after the last one began; on
+    # a loaded machine it can be late enough to land between two calls.
+    for _ in range(3):
+        result, latency = _interrupt(solver, "partial_fit", None)
+        if result["inside"]:
+            break
+    assert result["inside"], "the signal never landed inside a partial_fit call"
     assert result["warnings"] == []
     assert result["unchanged"] and result["predicts"] and result["loss_is_last"]
     assert latency < 1

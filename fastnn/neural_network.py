@@ -11,7 +11,8 @@ a ``callbacks=`` hook, and scikit-learn's callback API.
 import numbers
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import (ClassifierMixin, ClassNamePrefixFeaturesOutMixin, RegressorMixin,
+                          TransformerMixin, _fit_context)
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastnn._base import BaseNetworkEstimator
@@ -127,7 +128,8 @@ _ATTRIBUTES_DOC = """
         Best validation score (with ``early_stopping``)."""
 
 
-class _MultilayerPerceptron(BaseNetworkEstimator):
+class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                            BaseNetworkEstimator):
     """Constructor, parameters, architecture and the ``coefs_``/``intercepts_`` views."""
 
     _parameter_constraints: dict = {
@@ -232,6 +234,45 @@ class _MultilayerPerceptron(BaseNetworkEstimator):
         """
         model = self._fitted_model()
         return model.hidden_outputs(self._validate_for_predict(model, X))
+
+    def transform(self, X):
+        """The last hidden layer's output for ``X``: the network as a feature extractor.
+
+        So a fitted network can feed another estimator in a
+        :class:`~sklearn.pipeline.Pipeline`. With ``set_output(transform="pandas")``
+        the columns are named by :meth:`get_feature_names_out`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, hidden_layer_sizes[-1])
+            The input of the output layer. Without hidden layers that is ``X``
+            itself, as the network reads it (validated, in the model's dtype;
+            a sparse ``X`` stays sparse).
+        """
+        model = self._fitted_model()
+        X = self._validate_for_predict(model, X)
+        outputs = model.hidden_outputs(X)
+        return outputs[-1] if outputs else X.astype(model.dtype, copy=False)
+
+    @property
+    def _n_features_out(self):
+        # What ClassNamePrefixFeaturesOutMixin names: the width transform returns.
+        # Unfitted, an AttributeError makes check_is_fitted report NotFittedError.
+        model = self.__dict__.get("_model")
+        if model is None:
+            raise AttributeError("_n_features_out")
+        return model.network.layer_sizes[-2]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # A float32 fit trains, and so transforms, in float32.
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
     @property
     def coefs_(self):

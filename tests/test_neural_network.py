@@ -615,6 +615,59 @@ def test_hidden_activations_are_the_fitted_networks_hidden_layers(digits, Estima
                                    est.predict(X[:50]).reshape(50, -1), rtol=1e-10)
 
 
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_transform_is_the_last_hidden_layer_and_feeds_a_pipeline(digits, Estimator):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+    X, y = digits
+    with pytest.raises(NotFittedError):
+        Estimator().transform(X[:2])
+    with pytest.raises(NotFittedError):
+        Estimator().get_feature_names_out()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = Estimator(hidden_layer_sizes=(12, 7), activation=["tanh", "logistic"],
+                        max_iter=3, random_state=0).fit(X, y)
+        pipe = make_pipeline(Estimator(hidden_layer_sizes=(16,), max_iter=5, random_state=0),
+                             SkLogisticRegression(max_iter=500)).fit(X, y % 2)
+    first = np.tanh(X @ est.coefs_[0] + est.intercepts_[0])
+    last = 1 / (1 + np.exp(-(first @ est.coefs_[1] + est.intercepts_[1])))
+    embedded = est.transform(X)
+    np.testing.assert_allclose(embedded, last, rtol=1e-10, atol=1e-12)
+    name = Estimator.__name__.lower()
+    assert list(est.get_feature_names_out()) == [f"{name}{i}" for i in range(7)]
+    # The embedding feeds the next step: the pipeline's classifier sees 16 columns.
+    assert pipe[-1].n_features_in_ == 16
+    assert pipe.score(X, y % 2) > 0.5
+    rows = est.transform(X[:5])
+    est.set_output(transform="pandas")
+    frame = est.transform(X[:5])
+    assert list(frame.columns) == list(est.get_feature_names_out())
+    np.testing.assert_array_equal(frame.to_numpy(), rows)
+
+
+def test_transform_without_hidden_layers_is_the_input_as_the_network_reads_it(digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(hidden_layer_sizes=(), max_iter=2).fit(X[:50].astype(np.float32),
+                                                                  y[:50])
+    out = est.transform(X[:4])
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, X[:4].astype(np.float32))
+    assert len(est.get_feature_names_out()) == X.shape[1]
+
+
+def test_fit_transform_equals_fit_then_transform(digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        params = dict(hidden_layer_sizes=(9,), max_iter=3, random_state=0)
+        direct = MLPClassifier(**params).fit_transform(X, y)
+        separate = MLPClassifier(**params).fit(X, y).transform(X)
+    np.testing.assert_array_equal(direct, separate)
+
+
 @pytest.mark.parametrize("kind", ["binary", "multiclass-strings", "multilabel"])
 @pytest.mark.parametrize("weights", [None, "float64", "float32", "integers"])
 def test_the_early_stopping_score_is_exactly_accuracy_score(kind, weights):

@@ -344,7 +344,15 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes, multiplied into ``sample_weight``; 'balanced'
         uses ``n_samples / (n_classes * np.bincount(y))``. Not for multilabel
-        targets; 'balanced' is not available in ``partial_fit``.{_CALLBACKS_DOC}
+        targets; 'balanced' is not available in ``partial_fit``.
+    label_smoothing : float in [0, 1], default=0.0
+        Keras's label smoothing: the log-loss is taken against targets
+        ``y (1 - label_smoothing) + label_smoothing / K`` for a softmax over
+        ``K`` classes, and ``y (1 - label_smoothing) + label_smoothing / 2``
+        for each sigmoid output (binary and multilabel targets). ``loss_curve_``,
+        ``validation_loss_curve_`` and :meth:`objective` report the loss
+        against the smoothed targets, as Keras does. With smoothing a
+        multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}
 
     Attributes
     ----------
@@ -364,6 +372,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
     _parameter_constraints: dict = {
         **_MultilayerPerceptron._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(numbers.Real, 0, 1, closed="both")],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -372,7 +381,8 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, class_weight=None, callbacks=None):
+                 n_iter_no_change=10, max_fun=15000, class_weight=None, label_smoothing=0.0,
+                 callbacks=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -384,6 +394,10 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             callbacks=callbacks)
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+
+    def _label_smoothing(self):
+        return float(self.label_smoothing)
 
 
 class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):

@@ -38,7 +38,7 @@ from sklearn.utils.validation import (
 from fastnn._fitting import (
     NON_FINITE_MESSAGE, STOCHASTIC_SOLVERS, FitHooks, FitRun, Progress, FitData,
 )
-from fastnn._model import FittedModel
+from fastnn._model import FittedModel, penalty_strengths
 from fastnn._shutdown import fit_in_progress
 from fastnn.network import Network
 
@@ -195,8 +195,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         averaged over outputs, or half Poisson deviance, with scikit-learn's
         clipping of probabilities at machine epsilon), weighted by
         ``sample_weight`` (and ``class_weight``), plus
-        ``alpha / (2 * sum(sample_weight)) * ||W||^2`` with the current
-        ``alpha``. It reads the model ``predict`` reads, so during a fit it
+        ``alpha / sum(sample_weight) * (l1_ratio * ||W||_1 + (1 - l1_ratio) / 2
+        * ||W||^2)`` with the current ``alpha`` and ``l1_ratio``. It reads the model ``predict`` reads, so during a fit it
         is that of the last complete epoch.
 
         Parameters
@@ -232,7 +232,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         sample_weight = self._class_sample_weight(y, sample_weight, model.labels, False,
                                                   model.dtype)
         Y = np.ascontiguousarray(Y, dtype=model.dtype)
-        return model.objective(X, Y, sample_weight, float(self.alpha))
+        return model.objective(X, Y, sample_weight,
+                               *penalty_strengths(self.alpha, self.l1_ratio))
 
     # -- fitting --------------------------------------------------------
 

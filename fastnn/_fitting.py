@@ -29,7 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.optimize import _check_optimize_result
 
-from fastnn._model import loss_reporting
+from fastnn._model import loss_reporting, penalty_strengths
 from fastnn._schedule import Schedule
 from fastnn._shutdown import InterpreterExiting, stop_if_exiting
 from fastnn.callbacks import FitInfo
@@ -62,7 +62,7 @@ class FitSettings:
     ----------
     solver : {"lbfgs", "sgd", "adam"}
     alpha : float
-        L2 penalty.
+        Penalty strength: ``alpha * (1 - l1_ratio)`` of L2, ``alpha * l1_ratio`` of L1.
     tol : float
         Improvement below which an epoch counts as none; L-BFGS's ``gtol``.
     max_iter : int
@@ -94,6 +94,8 @@ class FitSettings:
         scipy L-BFGS-B options beyond ``maxfun``, ``maxiter`` and ``gtol``.
     warm_start : bool, default=False
         Continue from the fitted parameters (read by the estimator).
+    l1_ratio : float in [0, 1], default=0
+        The L1 share of the penalty (elastic net); 0 is L2 alone.
     """
 
     solver: str
@@ -120,6 +122,7 @@ class FitSettings:
     lbfgs_options: typing.Mapping = dataclasses.field(
         default_factory=lambda: types.MappingProxyType({}))
     warm_start: bool = False
+    l1_ratio: float = 0.0
 
     @staticmethod
     def callback_list(callbacks):
@@ -336,7 +339,8 @@ class FitRun:
         self.incremental = incremental
         self.stop_flag = stop_flag
         self.schedule = None
-        self.alpha = float(settings.alpha)
+        # The penalty: alpha / n (l1_ratio ||W||_1 + (1 - l1_ratio) / 2 ||W||^2).
+        self.alpha, self.l1 = penalty_strengths(settings.alpha, settings.l1_ratio)
         self.tol = float(settings.tol)
         self.verbose = settings.verbose
         self.max_iter = int(settings.max_iter)
@@ -404,7 +408,7 @@ class FitRun:
             score = np.nan
         else:
             score = float(self.hooks.validation_score(y_val, prediction, sw_val))
-        return score, self.model.objective(val_data, None, None, self.alpha)
+        return score, self.model.objective(val_data, None, None, self.alpha, self.l1)
 
     def _notify(self, score, val_loss):
         """Run the user's callbacks; True when one asks to stop."""
@@ -550,7 +554,8 @@ class FitRun:
         trainer = net.trainer(X, Y, batch_size, sample_weight, alpha=self.alpha,
                               loss_normalizer=self.loss_normalizer,
                               probability_floor=self.probability_floor,
-                              stop_flag=self.stop_flag, check_signals=check_signals)
+                              stop_flag=self.stop_flag, check_signals=check_signals,
+                              l1=self.l1)
         order = np.arange(n_samples, dtype=np.intp)
         self._begin_sklearn_callbacks(1 if self.incremental else self.max_iter)
         # Epoch orders come from the compiled loop, drawn from the fit's random
@@ -753,6 +758,9 @@ class FitRun:
                 value, grad = value / k, grad / k
             return float(value), grad.astype(np.float64, copy=False)
 
+        fun, x0, bounds, to_params = _l1_split(objective, net.params.astype(np.float64),
+                                               net.n_weights, self.l1 / data.weight_sum)
+
         stop = []
         # The last complete iteration, for Ctrl-C: an interrupt inside this
         # callback (between publishing and recording, say) rolls back to it,
@@ -760,7 +768,7 @@ class FitRun:
         checkpoint = [self._checkpoint()]
 
         def on_iteration(intermediate_result):
-            params = np.array(intermediate_result.x, dtype=dtype)
+            params = np.array(to_params(intermediate_result.x), dtype=dtype)
             self._publish(params)
             self._record_epoch(intermediate_result.fun, 0)
             score = val_loss = None
@@ -783,8 +791,8 @@ class FitRun:
                    "gtol": self.tol, **settings.lbfgs_options}
         try:
             result = scipy.optimize.minimize(
-                objective, net.params.astype(np.float64), method="L-BFGS-B", jac=True,
-                options=options, callback=on_iteration)
+                fun, x0, method="L-BFGS-B", jac=True, bounds=bounds, options=options,
+                callback=on_iteration)
         except (KeyboardInterrupt, InterpreterExiting) as interrupt:
             self._rollback(checkpoint[0])
             self._keep_or_reraise(interrupt)
@@ -804,6 +812,40 @@ class FitRun:
         if early_stopping and self.progress.validation_scores_:
             self._publish(self.progress._best_params)
         else:
-            self._publish(np.array(result.x, dtype=dtype))
+            self._publish(np.array(to_params(result.x), dtype=dtype))
         self._end_sklearn_callbacks()
 
+
+def _l1_split(objective, params, n_weights, l1):
+    """L-BFGS-B's problem for an objective plus ``l1 * ||W||_1``.
+
+    The L1 term is not smooth at 0, where L-BFGS stalls; written with
+    ``W = W_plus - W_minus``, both bounded below by 0, it is the linear
+    ``l1 * sum(W_plus + W_minus)``, which L-BFGS-B minimises to the true
+    optimum (at which, for each weight, one of the two parts is 0, so the
+    sum is ``||W||_1``; weights with both parts at their bound are exactly
+    0). Without an L1 term the problem is returned unchanged.
+
+    Returns
+    -------
+    fun, x0, bounds, to_params
+        scipy's objective (value and gradient), start and bounds, and the map
+        from its variables back to the network's parameters.
+    """
+    if l1 == 0:
+        return objective, params, None, lambda x: x
+    W = params[:n_weights]
+
+    def to_params(x):
+        return np.concatenate([x[:n_weights] - x[n_weights:2 * n_weights],
+                               x[2 * n_weights:]])
+
+    def fun(x):
+        value, grad = objective(to_params(x))
+        dW = grad[:n_weights]
+        return (value + l1 * float(x[:2 * n_weights].sum()),
+                np.concatenate([dW + l1, l1 - dW, grad[n_weights:]]))
+
+    x0 = np.concatenate([np.maximum(W, 0), np.maximum(-W, 0), params[n_weights:]])
+    bounds = [(0, None)] * (2 * n_weights) + [(None, None)] * (len(params) - n_weights)
+    return fun, x0, bounds, to_params

@@ -20,6 +20,29 @@ from fastnn.network import Network
 __all__ = ["FittedModel", "loss_reporting"]
 
 
+def penalty_strengths(alpha, l1_ratio):
+    """The L2 and L1 strengths of scikit-learn's elastic-net penalty.
+
+    ``alpha / n * (l1_ratio * ||W||_1 + (1 - l1_ratio) / 2 * ||W||^2)`` is an
+    L2 term of strength ``alpha * (1 - l1_ratio)`` and an L1 term of strength
+    ``alpha * l1_ratio``, as the kernels take them (each over ``n``, the
+    weight sum).
+
+    Parameters
+    ----------
+    alpha : float
+    l1_ratio : float in [0, 1]
+
+    Returns
+    -------
+    l2, l1 : float
+    """
+    alpha, l1_ratio = float(alpha), float(l1_ratio)
+    if l1_ratio == 0:
+        return alpha, 0.0
+    return alpha * (1.0 - l1_ratio), alpha * l1_ratio
+
+
 def loss_reporting(network):
     """``(loss_normalizer, probability_floor)``: how the objective is reported.
 
@@ -131,11 +154,11 @@ class FittedModel:
         """
         return self.network.hidden_outputs(X, params=self.params)
 
-    def objective(self, X, Y, sample_weight, alpha):
+    def objective(self, X, Y, sample_weight, alpha, l1=0.0):
         """The training objective on ``(X, Y)``, as ``loss_curve_`` reports it.
 
         Mean loss (on scikit-learn's scale, :func:`loss_reporting`) plus
-        ``alpha / 2 * ||W||^2 / sum(w)``.
+        ``alpha / 2 * ||W||^2 / sum(w) + l1 * ||W||_1 / sum(w)``.
 
         Parameters
         ----------
@@ -149,6 +172,8 @@ class FittedModel:
         sample_weight : ndarray of shape (n_samples,) or None
         alpha : float
             L2 penalty.
+        l1 : float, default=0
+            L1 penalty.
 
         Returns
         -------
@@ -156,7 +181,8 @@ class FittedModel:
         """
         normalizer, floor = loss_reporting(self.network)
         return float(self.network.objective(X, Y, sample_weight, alpha, normalizer,
-                                            params=self.params, probability_floor=floor))
+                                            params=self.params, probability_floor=floor,
+                                            l1=l1))
 
     # The network is rebuilt on unpickling: it holds compiled-activation objects and
     # caches that have no business in a pickle.

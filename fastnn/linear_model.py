@@ -26,6 +26,13 @@ from fastnn._targets import ClassifierTargets, RegressorTargets
 __all__ = ["LinearRegression", "LogisticRegression"]
 
 _PARAMETERS_DOC = """
+    l1_ratio : float in [0, 1], default=0.0
+        The elastic-net mixing of ``alpha``, scikit-learn's convention: the
+        penalty is ``alpha / n * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 *
+        ||w||^2)``, so 1 is the lasso (linear) or L1-penalised logistic
+        regression. 'lbfgs' reaches its exact optimum (``w`` split into
+        positive and negative parts under L-BFGS-B's bounds, so weights
+        become exactly 0); 'sgd' and 'adam' follow its subgradient.
     solver : {{'lbfgs', 'sgd', 'adam'}}, default='lbfgs'
         'lbfgs' runs scipy's L-BFGS-B on the full batch; 'sgd' (with Nesterov
         momentum 0.9) and 'adam' run compiled minibatch epochs.
@@ -73,6 +80,7 @@ class _SingleNeuron(BaseNetworkEstimator):
     _parameter_constraints: dict = {
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -84,9 +92,10 @@ class _SingleNeuron(BaseNetworkEstimator):
     }
 
     def __init__(self, *, solver, alpha, max_iter, tol, learning_rate_init, batch_size,
-                 random_state, verbose, callbacks):
+                 random_state, verbose, callbacks, l1_ratio):
         self.solver = solver
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.max_iter = max_iter
         self.tol = tol
         self.learning_rate_init = learning_rate_init
@@ -117,7 +126,7 @@ class _SingleNeuron(BaseNetworkEstimator):
             verbose=self.verbose, callbacks=FitSettings.callback_list(self.callbacks),
             classifier=self._is_classifier, batch_size=self.batch_size,
             learning_rate_init=self.learning_rate_init,
-            lbfgs_options=self._LBFGS_OPTIONS)
+            lbfgs_options=self._LBFGS_OPTIONS, l1_ratio=self.l1_ratio)
 
     def _architecture(self):
         # No hidden layer; the output layer's initial bound is its own activation's.
@@ -156,10 +165,11 @@ class LinearRegression(RegressorTargets, RegressorMixin, _SingleNeuron):
 
     def __init__(self, *, solver="lbfgs", alpha=0.0, max_iter=200, tol=1e-8,
                  learning_rate_init=0.001, batch_size="auto", random_state=None,
-                 verbose=False, callbacks=None):
+                 verbose=False, callbacks=None, l1_ratio=0.0):
         super().__init__(solver=solver, alpha=alpha, max_iter=max_iter, tol=tol,
                          learning_rate_init=learning_rate_init, batch_size=batch_size,
-                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+                         random_state=random_state, verbose=verbose, callbacks=callbacks,
+                         l1_ratio=l1_ratio)
 
     def _validate_targets(self, y, incremental, first_pass, classes):
         # Unlike the MLP, keep a one-column 2-D y two-dimensional (scikit-learn's
@@ -222,10 +232,11 @@ class LogisticRegression(ClassifierTargets, ClassifierMixin, _SingleNeuron):
 
     def __init__(self, *, solver="lbfgs", alpha=1.0, max_iter=200, tol=1e-4,
                  learning_rate_init=0.001, batch_size="auto", random_state=None,
-                 verbose=False, callbacks=None, class_weight=None):
+                 verbose=False, callbacks=None, class_weight=None, l1_ratio=0.0):
         super().__init__(solver=solver, alpha=alpha, max_iter=max_iter, tol=tol,
                          learning_rate_init=learning_rate_init, batch_size=batch_size,
-                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+                         random_state=random_state, verbose=verbose, callbacks=callbacks,
+                         l1_ratio=l1_ratio)
         self.class_weight = class_weight
 
     def _validate_targets(self, y, incremental, first_pass, classes):

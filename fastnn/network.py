@@ -358,11 +358,13 @@ class Network:
         return (layers or []) + [out]
 
     def loss_gradient(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
-                      params=None, probability_floor=0.0, check_signals=False):
+                      params=None, probability_floor=0.0, check_signals=False, l1=0.0):
         """Objective over all rows and its gradient.
 
-        The objective is ``sum_i w_i loss_i / sum(w) + alpha / 2 * ||W||^2 / sum(w)``
-        (``loss_normalizer`` divides the data term of the returned value only).
+        The objective is ``sum_i w_i loss_i / sum(w) + alpha / 2 * ||W||^2 / sum(w)
+        + l1 * ||W||_1 / sum(w)`` (``loss_normalizer`` divides the data term of
+        the returned value only); the L1 term's gradient is its subgradient
+        ``l1 * sign(W) / sum(w)``.
         ``X`` may be dense or scipy sparse (read as CSR); ``X``, ``Y`` and
         ``sample_weight`` may also be given prepared, as one
         :meth:`training_data` object in ``X`` (``Y`` None).
@@ -386,7 +388,7 @@ class Network:
         """
         grad = np.empty(self.n_params, dtype=self.dtype)
         objective = self._objective(X, Y, sample_weight, alpha, loss_normalizer, params,
-                                    probability_floor, grad, check_signals)
+                                    probability_floor, grad, check_signals, l1)
         if not np.isfinite(objective):
             # The kernels stop before the backward pass: say so rather than
             # hand back whatever the buffer held.
@@ -394,26 +396,28 @@ class Network:
         return objective, grad
 
     def objective(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
-                  params=None, probability_floor=0.0):
+                  params=None, probability_floor=0.0, l1=0.0):
         """The objective of :meth:`loss_gradient` alone (no backward pass).
 
         Cheaper than :meth:`loss_gradient` when no gradient is needed, e.g.
         for a validation loss.
         """
         return self._objective(X, Y, sample_weight, alpha, loss_normalizer, params,
-                               probability_floor, None, False)
+                               probability_floor, None, False, l1)
 
     def _objective(self, X, Y, sample_weight, alpha, loss_normalizer, params,
-                   probability_floor, grad, check_signals):
+                   probability_floor, grad, check_signals, l1):
         data = X if isinstance(X, TrainingData) else self.training_data(X, Y, sample_weight)
         return loss_and_gradient(
             self.plan, self._check_params(params), data, grad,
-            Objective(float(alpha), float(loss_normalizer), float(probability_floor)),
+            Objective(float(alpha), float(loss_normalizer), float(probability_floor),
+                      float(l1)),
             chunk_rows=min(_OBJECTIVE_CHUNK_ROWS, data.n_rows),
             check_signals=bool(check_signals))
 
     def trainer(self, X, Y, batch_size, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
-                probability_floor=0.0, stop_flag=None, check_signals=False, n_threads=None):
+                probability_floor=0.0, stop_flag=None, check_signals=False, n_threads=None,
+                l1=0.0):
         """Minibatch training over prepared data: an :class:`EpochTrainer`.
 
         Everything that stays the same from epoch to epoch (the data, the
@@ -447,6 +451,9 @@ class Network:
             falling back to one thread while other programs keep them waiting
             (see :mod:`fastnn._parallel`); the parts, not the threads, fix
             the result, through the rounding of the gradient's sum.
+        l1 : float, default=0
+            L1 penalty (see :meth:`loss_gradient`); minibatches add its
+            subgradient, as they add the L2 term's gradient.
         """
         data = X if isinstance(X, TrainingData) else self.training_data(X, Y, sample_weight)
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -462,7 +469,7 @@ class Network:
             n_parts = int(n_threads)
         team = EpochTeam(self.plan, data, batch_size, n_parts,
                          Objective(float(alpha), float(loss_normalizer),
-                                   float(probability_floor)),
+                                   float(probability_floor), float(l1)),
                          stop_flag, bool(check_signals))
         return EpochTrainer(team, self.dtype, adaptive=n_threads is None)
 

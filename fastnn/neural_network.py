@@ -38,6 +38,16 @@ _COMMON_PARAMETERS_DOC = """
         scikit-learn, 'sgd' and 'adam' apply it per minibatch with ``n`` the
         batch's size (its sample-weight sum), so over an epoch the penalty
         weighs ``n_samples / batch_size`` times more than under 'lbfgs'.
+    l1_ratio : float in [0, 1], default=0.0
+        The elastic-net mixing, scikit-learn's convention (``SGDClassifier``,
+        ``ElasticNet``): the penalty is ``alpha / n * (l1_ratio * ||W||_1 +
+        (1 - l1_ratio) / 2 * ||W||^2)``; 0 is the L2 penalty above, 1 pure L1.
+        'sgd' and 'adam' follow the L1 term's subgradient ``sign(W)`` (0 at
+        0), as Keras's L1 regularizer does; 'lbfgs' minimises it exactly, with
+        ``W`` split into positive and negative parts under L-BFGS-B's bounds,
+        so weights reach exactly 0 there. With 'lbfgs' and ``l1_ratio > 0``,
+        ``loss_curve_`` holds the split problem's objective, which equals the
+        true one at the optimum.
     batch_size : int or 'auto', default='auto'
         Minibatch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
@@ -138,6 +148,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "activation": [ActivationConstraint()],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None,
                                                       closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -166,7 +177,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                  learning_rate, learning_rate_init, power_t, max_iter, shuffle,
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                 n_iter_no_change, max_fun, callbacks):
+                 n_iter_no_change, max_fun, callbacks, l1_ratio):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -191,6 +202,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.callbacks = callbacks
+        self.l1_ratio = l1_ratio
 
     def _fit_settings(self):
         return FitSettings(
@@ -204,7 +216,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change, max_fun=self.max_fun,
-            warm_start=self.warm_start)
+            warm_start=self.warm_start, l1_ratio=self.l1_ratio)
 
     def _architecture(self):
         sizes = hidden_layer_sizes(self.hidden_layer_sizes)
@@ -382,7 +394,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, class_weight=None, label_smoothing=0.0,
-                 callbacks=None):
+                 callbacks=None, l1_ratio=0.0):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -392,7 +404,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            callbacks=callbacks)
+            callbacks=callbacks, l1_ratio=l1_ratio)
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
 
@@ -440,7 +452,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, callbacks=None):
+                 n_iter_no_change=10, max_fun=15000, callbacks=None, l1_ratio=0.0):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -450,7 +462,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            callbacks=callbacks)
+            callbacks=callbacks, l1_ratio=l1_ratio)
         self.loss = loss
 
     def __sklearn_tags__(self):

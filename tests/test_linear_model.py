@@ -141,3 +141,100 @@ def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+# -- L1 and elastic-net penalties ----------------------------------------------
+
+def _scikit_learn_l1_logistic(C):
+    # scikit-learn 1.8 deprecated ``penalty`` for ``l1_ratio``; older releases
+    # need penalty="l1".
+    import inspect
+    if inspect.signature(sk.LogisticRegression).parameters["penalty"].default == "deprecated":
+        return sk.LogisticRegression(C=C, l1_ratio=1.0, solver="saga", max_iter=20_000,
+                                     tol=1e-10)
+    return sk.LogisticRegression(C=C, penalty="l1", solver="saga", max_iter=20_000,
+                                 tol=1e-10)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 5.0, 20.0])
+def test_l1_logistic_regression_reaches_scikit_learns_saga_objective(alpha):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    n = len(X)
+
+    def objective(w, b):
+        z = X @ w + b
+        return float(np.mean(np.logaddexp(0, z) - y * z) + alpha / n * np.abs(w).sum())
+
+    ours = LogisticRegression(alpha=alpha, l1_ratio=1.0, max_iter=2000, tol=1e-10).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = _scikit_learn_l1_logistic(1 / alpha).fit(X, y)
+    attained = objective(ours.coef_.ravel(), ours.intercept_[0])
+    optimum = objective(theirs.coef_.ravel(), theirs.intercept_[0])
+    assert attained <= optimum * 1.001
+    assert ours.objective(X, y) == pytest.approx(attained, rel=1e-10)
+    # The split under bounds gives exact zeros, as the lasso's optimum has.
+    assert (ours.coef_ == 0).sum() > 0
+    np.testing.assert_array_equal(ours.coef_ == 0, np.abs(theirs.coef_) < 1e-6)
+
+
+def test_elastic_net_linear_regression_reaches_scipys_minimum():
+    # 1/(2n) ||y - Xw - b||^2 + alpha/n (r ||w||_1 + (1 - r)/2 ||w||^2): its
+    # minimum from scipy's L-BFGS-B on the same split, written here in numpy.
+    import scipy.optimize
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = (y - y.mean()) / y.std()
+    n, d = X.shape
+    alpha, ratio = 30.0, 0.6
+
+    def objective(w, b):
+        r = y - X @ w - b
+        return (0.5 * np.mean(r ** 2)
+                + alpha / n * (ratio * np.abs(w).sum() + (1 - ratio) / 2 * (w ** 2).sum()))
+
+    def split(theta):
+        w = theta[:d] - theta[d:2 * d]
+        r = y - X @ w - theta[-1]
+        g = -X.T @ r / n + alpha / n * (1 - ratio) * w
+        value = objective(w, theta[-1]) - alpha / n * ratio * np.abs(w).sum() \
+            + alpha / n * ratio * theta[:2 * d].sum()
+        return value, np.concatenate([g + alpha / n * ratio, -g + alpha / n * ratio,
+                                      [-r.mean()]])
+
+    best = scipy.optimize.minimize(split, np.zeros(2 * d + 1), jac=True, method="L-BFGS-B",
+                                   bounds=[(0, None)] * (2 * d) + [(None, None)],
+                                   options={"ftol": 0, "gtol": 1e-12, "maxiter": 10_000})
+    ours = LinearRegression(alpha=alpha, l1_ratio=ratio, max_iter=5000, tol=1e-12).fit(X, y)
+    assert objective(ours.coef_, ours.intercept_) == pytest.approx(best.fun, rel=1e-7)
+    assert (ours.coef_ == 0).sum() >= 1
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_l1_with_stochastic_solvers_shrinks_weights_and_reports_the_penalty(solver):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = LogisticRegression(solver=solver, alpha=5.0, max_iter=30, random_state=0,
+                                   learning_rate_init=0.01).fit(X, y)
+        lasso = LogisticRegression(solver=solver, alpha=5.0, l1_ratio=1.0, max_iter=30,
+                                   random_state=0, learning_rate_init=0.01).fit(X, y)
+    assert np.abs(lasso.coef_).sum() < np.abs(plain.coef_).sum()
+    # The reported objective carries the L1 term: the same formula in numpy.
+    z = X @ lasso.coef_.ravel() + lasso.intercept_[0]
+    expected = np.mean(np.logaddexp(0, z) - y * z) + 5.0 / len(X) * np.abs(lasso.coef_).sum()
+    assert lasso.objective(X, y) == pytest.approx(expected, rel=1e-10)
+
+
+def test_l1_ratio_zero_is_the_l2_model_and_out_of_range_is_refused():
+    from sklearn.utils._param_validation import InvalidParameterError
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    base = LogisticRegression(alpha=2.0, random_state=0).fit(X, y)
+    zero = LogisticRegression(alpha=2.0, l1_ratio=0.0, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(base.coef_, zero.coef_)
+    for value in (-0.5, 1.5):
+        with pytest.raises(InvalidParameterError, match="l1_ratio"):
+            LogisticRegression(l1_ratio=value).fit(X, y)

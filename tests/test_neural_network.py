@@ -785,3 +785,22 @@ def test_label_smoothing_outside_zero_one_is_refused(digits, value):
     X, y = digits
     with pytest.raises(InvalidParameterError, match="label_smoothing"):
         MLPClassifier(label_smoothing=value).fit(X, y)
+
+
+# -- L1 / elastic net ----------------------------------------------------------
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_elastic_net_objective_is_sklearns_formula_on_the_hidden_weights(digits, solver):
+    X, y = digits
+    alpha, ratio = 0.5, 0.7
+    est = _fit_quietly(MLPRegressor(hidden_layer_sizes=(6,), solver=solver, alpha=alpha,
+                                    l1_ratio=ratio,
+                                    max_iter=40, random_state=0), X, y.astype(float))
+    residual = est.predict(X) - y
+    W = np.concatenate([c.ravel() for c in est.coefs_])
+    expected = (0.5 * np.mean(residual ** 2)
+                + alpha / len(X) * (ratio * np.abs(W).sum() + (1 - ratio) / 2 * (W ** 2).sum()))
+    assert est.objective(X, y.astype(float)) == pytest.approx(expected, rel=1e-10)
+    if solver == "lbfgs":
+        # The split problem's optimum puts weights exactly at 0.
+        assert (W == 0).any()

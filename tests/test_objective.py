@@ -41,3 +41,26 @@ def test_full_batch_objective_in_chunks_equals_one_pass(sparse, with_gradient, l
     with pytest.raises(ValueError, match="no rows"):
         loss_and_gradient(net.plan, net.params, net.training_data(X[:0], Y[:0]), None,
                           Objective())
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_l1_term_of_the_objective_and_its_subgradient(sparse):
+    # The objective adds l1 * ||W||_1 / sum(w) (biases excluded), the gradient
+    # l1 * sign(W) / sum(w): checked against the same network without it.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, 5))
+    X[np.abs(X) < 0.7] = 0
+    Y = rng.standard_normal((60, 2))
+    net = Network((5, 4, 2), "tanh")
+    net.initialize(np.random.RandomState(0))
+    net.params[:3] = 0.0  # some weights exactly 0: their subgradient is 0
+    data = net.training_data(sp.csr_matrix(X) if sparse else X, Y)
+    l1, alpha = 0.3, 0.1
+    plain, plain_grad = net.loss_gradient(data, None, None, alpha)
+    with_l1, l1_grad = net.loss_gradient(data, None, None, alpha, l1=l1)
+    W = net.params[:net.n_weights]
+    assert with_l1 == pytest.approx(plain + l1 * np.abs(W).sum() / 60, rel=1e-14)
+    expected = plain_grad.copy()
+    expected[:net.n_weights] += l1 / 60 * np.sign(W)
+    np.testing.assert_allclose(l1_grad, expected, rtol=1e-14, atol=1e-16)
+    assert net.objective(data, None, None, alpha, l1=l1) == pytest.approx(with_l1, rel=1e-14)

@@ -111,3 +111,31 @@ def test_l2_term_in_the_update_is_the_penalized_gradient(dtype, solver):
     for folded, given in zip(folded_s, given_s):
         np.testing.assert_array_equal(folded, given)
     assert not np.array_equal(folded_p, params)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "nesterov", "adam"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_l1_term_in_the_update_is_its_subgradient(dtype, solver):
+    # With l1 the update's gradient is l2 * p + l1 * sign(p) + g: the same,
+    # to rounding, as a numpy subgradient given beforehand (0 at p == 0).
+    rng = np.random.default_rng(4)
+    n, l2, l1 = 41, 0.02, 0.05
+    params, grads = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+    params[::7] = 0
+    state = [rng.standard_normal(n).astype(dtype) ** 2 for _ in range(2)]
+    subgradient = (dtype(l2) * params + dtype(l1) * np.sign(params)) + grads
+
+    def step(p, g, s, l2_arg, l1_arg):
+        if solver == "adam":
+            kernels.adam(p, g, s[0], s[1], 3, 0.01, l2=l2_arg, l1=l1_arg)
+        else:
+            kernels.sgd(p, g, s[0], 0.1, momentum=0.9, nesterov=solver == "nesterov",
+                        l2=l2_arg, l1=l1_arg)
+
+    folded_p, folded_s = params.copy(), [s.copy() for s in state]
+    step(folded_p, grads, folded_s, l2, l1)
+    given_p, given_s = params.copy(), [s.copy() for s in state]
+    step(given_p, subgradient, given_s, 0.0, 0.0)
+    np.testing.assert_array_equal(folded_p, given_p)
+    for folded, given in zip(folded_s, given_s):
+        np.testing.assert_array_equal(folded, given)

@@ -430,6 +430,7 @@ cdef int _start_shared(EpochShared* shared, Py_ssize_t n_parts, long step) excep
 cdef inline void _update_range(
     const EpochTask* task, long step, floating* params, const floating* grads,
     floating* state, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t lo, Py_ssize_t hi, double l2,
+    double l1,
 ) noexcept nogil:
     """Update the parameters in both [p0, p1) (this thread's) and [lo, hi)."""
     cdef Py_ssize_t n_params = task.plan.n_params
@@ -437,7 +438,7 @@ cdef inline void _update_range(
     hi = min(hi, p1)
     if hi > lo:
         apply_update(task.update, step, params + lo, grads + lo, task.n_parts, n_params,
-                     state + lo, n_params, hi - lo, l2)
+                     state + lo, n_params, hi - lo, l2, l1)
 
 
 cdef double _part_gradient(
@@ -544,7 +545,7 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
                                if task.inputs.sparse else 0)
     cdef Py_ssize_t batch, start, n_rows, part
     cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
-    cdef double weight_sum, batch_objective, l2
+    cdef double weight_sum, batch_objective, l2, l1
     cdef double last_check = fastnn_seconds() if task.check_signals and tid == 0 else 0.0
     cdef bint timed = tid == 0 and n_threads > 1
     cdef double waited = 0.0
@@ -593,10 +594,12 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
         # first layer's, which part 0 seeded (see loss_gradient_rows); the
         # biases have none.
         l2 = task.terms.alpha / weight_sum
-        _update_range(task, step, params, grads, state, p0, p1, 0, seeded0, l2)
-        _update_range(task, step, params, grads, state, p0, p1, seeded0, seeded1, 0.0)
-        _update_range(task, step, params, grads, state, p0, p1, seeded1, n_weights, l2)
-        _update_range(task, step, params, grads, state, p0, p1, n_weights, n_params, 0.0)
+        l1 = task.terms.l1 / weight_sum
+        _update_range(task, step, params, grads, state, p0, p1, 0, seeded0, l2, l1)
+        _update_range(task, step, params, grads, state, p0, p1, seeded0, seeded1, 0.0, l1)
+        _update_range(task, step, params, grads, state, p0, p1, seeded1, n_weights, l2, l1)
+        _update_range(task, step, params, grads, state, p0, p1, n_weights, n_params, 0.0,
+                      0.0)
         if tid == 0:
             shared.accumulated_loss += batch_objective * n_rows
             shared.n_batches += 1

@@ -45,7 +45,7 @@ def loss_and_gradient(NetworkPlan plan not None, const floating[::1] params not 
     -------
     objective : float
         ``sum_i w_i loss_i / (sum(w) * loss_normalizer)
-        + alpha / 2 * ||W||^2 / sum(w)``; NaN or inf if the loss is not finite
+        + alpha / 2 * ||W||^2 / sum(w) + l1 * ||W||_1 / sum(w)``; NaN or inf if the loss is not finite
         (``grads`` is then unspecified).
     """
     cdef Py_ssize_t n_params = plan.plan.n_params

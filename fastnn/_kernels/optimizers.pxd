@@ -10,6 +10,8 @@ from cython cimport floating
 # summed in block order within the update's own pass. With l2 != 0 the
 # gradient of an L2 penalty on these parameters comes first:
 # (l2 * params[i] + grads[i]) + grads[stride + i] + ...
+# With l1 != 0 an L1 penalty's subgradient joins it:
+# ((l2 * params[i] + l1 * sign(params[i])) + grads[i]) + grads[stride + i] + ...
 
 # velocity <- momentum * velocity - learning_rate * grad
 # params   += velocity, or with Nesterov momentum
@@ -17,7 +19,7 @@ from cython cimport floating
 cdef void sgd_update(
     floating* params, const floating* grads, Py_ssize_t n_blocks, Py_ssize_t stride,
     floating* velocity, Py_ssize_t n, double learning_rate, double momentum, bint nesterov,
-    double l2,
+    double l2, double l1,
 ) noexcept nogil
 
 # m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2
@@ -27,7 +29,7 @@ cdef void sgd_update(
 cdef void adam_update(
     floating* params, const floating* grads, Py_ssize_t n_blocks, Py_ssize_t stride,
     floating* m, floating* v, Py_ssize_t n, double step_size, double beta1, double beta2,
-    double epsilon, double l2,
+    double epsilon, double l2, double l1,
 ) noexcept nogil
 
 cdef double adam_step_size(double learning_rate, double beta1, double beta2,
@@ -57,9 +59,9 @@ cdef class UpdateRule:
 # apart). ``state`` holds the optimizer's state vectors for these n
 # parameters, each vector ``state_stride`` apart (velocities for SGD; first
 # then second moments for Adam). ``step`` is the number of this update (>= 1);
-# l2 as for the updates above.
+# l2 and l1 as for the updates above.
 cdef void apply_update(
     const UpdateConfig* config, long step, floating* params, const floating* grads,
     Py_ssize_t n_blocks, Py_ssize_t stride, floating* state, Py_ssize_t state_stride,
-    Py_ssize_t n, double l2,
+    Py_ssize_t n, double l2, double l1,
 ) noexcept nogil

@@ -15,43 +15,44 @@ from fastnn._kernels._pointers cimport cptr1, ptr1
 cdef extern from "update_loops.h":
     void fnn_sgd_f(float* p, const float* g, Py_ssize_t n_blocks, Py_ssize_t stride,
                    float* vel, Py_ssize_t n, float lr, float mu, int nesterov,
-                   float l2) noexcept nogil
+                   float l2, float l1) noexcept nogil
     void fnn_sgd_d(double* p, const double* g, Py_ssize_t n_blocks, Py_ssize_t stride,
                    double* vel, Py_ssize_t n, double lr, double mu,
-                   int nesterov, double l2) noexcept nogil
+                   int nesterov, double l2, double l1) noexcept nogil
     void fnn_adam_f(float* p, const float* g, Py_ssize_t n_blocks, Py_ssize_t stride,
                     float* m, float* v, Py_ssize_t n, float b1, float b2, float c1,
-                    float c2, float lr, float eps, float l2) noexcept nogil
+                    float c2, float lr, float eps, float l2, float l1) noexcept nogil
     void fnn_adam_d(double* p, const double* g, Py_ssize_t n_blocks, Py_ssize_t stride,
                     double* m, double* v, Py_ssize_t n, double b1, double b2, double c1,
-                    double c2, double lr, double eps, double l2) noexcept nogil
+                    double c2, double lr, double eps, double l2,
+                    double l1) noexcept nogil
 
 
 cdef void sgd_update(
     floating* params, const floating* grads, Py_ssize_t n_blocks, Py_ssize_t stride,
     floating* velocity, Py_ssize_t n, double learning_rate, double momentum, bint nesterov,
-    double l2,
+    double l2, double l1,
 ) noexcept nogil:
     if floating is float:
         fnn_sgd_f(params, grads, n_blocks, stride, velocity, n, <float>learning_rate,
-                  <float>momentum, nesterov, <float>l2)
+                  <float>momentum, nesterov, <float>l2, <float>l1)
     else:
         fnn_sgd_d(params, grads, n_blocks, stride, velocity, n, learning_rate, momentum,
-                  nesterov, l2)
+                  nesterov, l2, l1)
 
 
 cdef void adam_update(
     floating* params, const floating* grads, Py_ssize_t n_blocks, Py_ssize_t stride,
     floating* m, floating* v, Py_ssize_t n, double step_size, double beta1, double beta2,
-    double epsilon, double l2,
+    double epsilon, double l2, double l1,
 ) noexcept nogil:
     if floating is float:
         fnn_adam_f(params, grads, n_blocks, stride, m, v, n, <float>beta1, <float>beta2,
                    <float>(1.0 - beta1), <float>(1.0 - beta2), <float>step_size,
-                   <float>epsilon, <float>l2)
+                   <float>epsilon, <float>l2, <float>l1)
     else:
         fnn_adam_d(params, grads, n_blocks, stride, m, v, n, beta1, beta2, 1.0 - beta1,
-                   1.0 - beta2, step_size, epsilon, l2)
+                   1.0 - beta2, step_size, epsilon, l2, l1)
 
 
 cdef double adam_step_size(double learning_rate, double beta1, double beta2,
@@ -65,10 +66,12 @@ def _check_same_length(name, Py_ssize_t n, Py_ssize_t expected):
 
 
 def sgd(floating[::1] params, const floating[::1] grads, floating[::1] velocity,
-        double learning_rate, double momentum=0.0, bint nesterov=False, double l2=0.0):
+        double learning_rate, double momentum=0.0, bint nesterov=False, double l2=0.0,
+        double l1=0.0):
     """One SGD step with (Nesterov) momentum, in place on ``params`` and ``velocity``.
 
-    With ``l2`` the gradient is ``l2 * params + grads`` (an L2 penalty's term).
+    With ``l2`` the gradient is ``l2 * params + grads`` (an L2 penalty's term);
+    with ``l1`` also ``+ l1 * sign(params)`` (an L1 penalty's subgradient).
     """
     _check_same_length("grads", grads.shape[0], params.shape[0])
     _check_same_length("velocity", velocity.shape[0], params.shape[0])
@@ -76,15 +79,17 @@ def sgd(floating[::1] params, const floating[::1] grads, floating[::1] velocity,
     cdef const floating* g = cptr1(grads)
     cdef floating* vel = ptr1(velocity)
     with nogil:
-        sgd_update(p, g, 1, 0, vel, params.shape[0], learning_rate, momentum, nesterov, l2)
+        sgd_update(p, g, 1, 0, vel, params.shape[0], learning_rate, momentum, nesterov, l2,
+                   l1)
 
 
 def adam(floating[::1] params, const floating[::1] grads, floating[::1] m,
          floating[::1] v, long t, double learning_rate, double beta1=0.9,
-         double beta2=0.999, double epsilon=1e-8, double l2=0.0):
+         double beta2=0.999, double epsilon=1e-8, double l2=0.0, double l1=0.0):
     """One Adam step (step number ``t`` >= 1), in place on ``params``, ``m`` and ``v``.
 
-    With ``l2`` the gradient is ``l2 * params + grads`` (an L2 penalty's term).
+    With ``l2`` the gradient is ``l2 * params + grads`` (an L2 penalty's term);
+    with ``l1`` also ``+ l1 * sign(params)`` (an L1 penalty's subgradient).
     """
     _check_same_length("grads", grads.shape[0], params.shape[0])
     _check_same_length("m", m.shape[0], params.shape[0])
@@ -98,21 +103,21 @@ def adam(floating[::1] params, const floating[::1] grads, floating[::1] m,
     cdef floating* v_ptr = ptr1(v)
     with nogil:
         adam_update(p, g, 1, 0, m_ptr, v_ptr, params.shape[0], step_size, beta1, beta2,
-                    epsilon, l2)
+                    epsilon, l2, l1)
 
 
 cdef void apply_update(
     const UpdateConfig* config, long step, floating* params, const floating* grads,
     Py_ssize_t n_blocks, Py_ssize_t stride, floating* state, Py_ssize_t state_stride,
-    Py_ssize_t n, double l2,
+    Py_ssize_t n, double l2, double l1,
 ) noexcept nogil:
     if config.solver == SOLVER_ADAM:
         adam_update(params, grads, n_blocks, stride, state, state + state_stride, n,
                     adam_step_size(config.learning_rate, config.beta1, config.beta2, step),
-                    config.beta1, config.beta2, config.epsilon, l2)
+                    config.beta1, config.beta2, config.epsilon, l2, l1)
     else:
         sgd_update(params, grads, n_blocks, stride, state, n, config.learning_rate,
-                   config.momentum, config.nesterov, l2)
+                   config.momentum, config.nesterov, l2, l1)
 
 
 cdef class UpdateRule:

@@ -44,13 +44,15 @@ ctypedef struct Plan:
 
 # What the objective adds to and divides the loss by:
 #   objective = sum_i w_i loss_i / (sum_w * loss_normalizer)
-#               + alpha / 2 * ||W||^2 / sum_w
+#               + alpha / 2 * ||W||^2 / sum_w + l1 * ||W||_1 / sum_w
 # and the gradient is that of the same with loss_normalizer = 1 (it only
 # rescales the reported value, the way scikit-learn reports squared error
 # averaged over outputs). probability_floor > 0 reports cross-entropies of
 # probabilities clipped to [floor, 1 - floor] (scikit-learn's convention).
+# The L1 term's gradient is its subgradient l1 * sign(W) / sum_w (0 at 0).
 ctypedef struct ObjectiveTerms:
     double alpha
+    double l1
     double loss_normalizer
     double probability_floor
 

@@ -13,7 +13,7 @@ loss, then the backward pass). The epoch team (``epoch``) and the full-batch
 objective (``objective``) call them once per batch or chunk.
 """
 
-from libc.math cimport isfinite
+from libc.math cimport fabs, isfinite
 from libc.stdlib cimport malloc, free
 from cython.parallel cimport parallel
 
@@ -44,17 +44,23 @@ cdef class Objective:
     probability_floor : float in [0, 0.5), default=0
         Reported cross-entropies clip probabilities to ``[floor, 1 - floor]``;
         0 reports the exact loss.
+    l1 : float, default=0
+        L1 penalty strength: the objective adds ``l1 * ||W||_1 / sum(w)``, its
+        gradient the subgradient ``l1 * sign(W) / sum(w)``.
     """
 
     def __cinit__(self, double alpha=0.0, double loss_normalizer=1.0,
-                  double probability_floor=0.0):
+                  double probability_floor=0.0, double l1=0.0):
         if not alpha >= 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
+        if not l1 >= 0:
+            raise ValueError(f"l1 must be >= 0, got {l1}")
         if not loss_normalizer > 0:
             raise ValueError(f"loss_normalizer must be > 0, got {loss_normalizer}")
         if not 0 <= probability_floor < 0.5:
             raise ValueError(f"probability_floor must be in [0, 0.5), got {probability_floor}")
         self.terms.alpha = alpha
+        self.terms.l1 = l1
         self.terms.loss_normalizer = loss_normalizer
         self.terms.probability_floor = probability_floor
 
@@ -339,6 +345,32 @@ cdef double _squared_norm(const floating* w, Py_ssize_t n) noexcept nogil:
     return total
 
 
+cdef inline double _penalty(double alpha, double squared_norm, double l1, double abs_norm,
+                           double weight_sum) noexcept nogil:
+    # Without an L1 term, exactly the L2 term's arithmetic as it always was.
+    if l1 == 0:
+        return 0.5 * alpha * squared_norm / weight_sum
+    return 0.5 * alpha * squared_norm / weight_sum + l1 * abs_norm / weight_sum
+
+
+cdef double _abs_norm(const floating* w, Py_ssize_t n) noexcept nogil:
+    cdef double total = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        total += fabs(<double>w[i])
+    return total
+
+
+cdef void _add_l1_subgradient(const floating* w, floating* dw, Py_ssize_t n,
+                              double l1) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if w[i] > 0:
+            dw[i] += <floating>l1
+        elif w[i] < 0:
+            dw[i] -= <floating>l1
+
+
 cdef double loss_gradient_rows(
     const Plan* plan, const ObjectiveTerms* terms, const floating* params, floating* grads,
     const floating* x, const SparseRows* sparse, const floating* y,
@@ -372,6 +404,11 @@ cdef double loss_gradient_rows(
     # bit. The update skips those weights (SPARSE_FIRST_LAYER_SEEDED).
     cdef double l2_sparse = alpha / weight_sum if norm_here else l2
     cdef double scale = weight_sum * terms.loss_normalizer
+    # The L1 term is in the objective wherever the L2 term is, and in the
+    # gradient under PENALTY_IN_GRADIENT (the minibatch update adds it
+    # otherwise, as it adds the L2 term).
+    cdef double l1 = terms.l1 if penalty != PENALTY_NONE else 0.0
+    cdef double abs_norm = 0
 
     # Forward: hidden layers with their activations, the output layer affine
     # only; its activation is fused into the loss.
@@ -407,7 +444,9 @@ cdef double loss_gradient_rows(
         for l in range(L):
             layer = &plan.layers[l]
             squared_norm += _squared_norm(params + layer.w, layer.n_in * layer.n_z)
-        return data_loss / scale + 0.5 * alpha * squared_norm / weight_sum
+            if l1 != 0:
+                abs_norm += _abs_norm(params + layer.w, layer.n_in * layer.n_z)
+        return data_loss / scale + _penalty(alpha, squared_norm, l1, abs_norm, weight_sum)
 
     # Backward, from the output layer's dZ down to the first layer.
     for l in range(L - 1, -1, -1):
@@ -425,15 +464,20 @@ cdef double loss_gradient_rows(
             squared_norm += sparse_backward(
                 sparse, params + layer.w, _slot(ws, ws_rows, slots.dz), grads + layer.w,
                 grads + layer.b, l2_sparse, n_rows, layer.n_in, layer.n_z)
-            continue
-        if norm_here:
-            squared_norm += _squared_norm(params + layer.w, layer.n_in * layer.n_z)
-        squared_norm += dense_backward(
-            a_in, params + layer.w, _slot(ws, ws_rows, slots.dz), grads + layer.w,
-            grads + layer.b, da_in, l2, n_rows, layer.n_in, layer.n_z)
+        else:
+            if norm_here:
+                squared_norm += _squared_norm(params + layer.w, layer.n_in * layer.n_z)
+            squared_norm += dense_backward(
+                a_in, params + layer.w, _slot(ws, ws_rows, slots.dz), grads + layer.w,
+                grads + layer.b, da_in, l2, n_rows, layer.n_in, layer.n_z)
+        if l1 != 0:
+            abs_norm += _abs_norm(params + layer.w, layer.n_in * layer.n_z)
+            if penalty == PENALTY_IN_GRADIENT:
+                _add_l1_subgradient(params + layer.w, grads + layer.w,
+                                    layer.n_in * layer.n_z, l1 / weight_sum)
         if l > 0:
             activation_backward(&plan.specs[l - 1], _slot(ws, ws_rows, below.z),
                                 _slot(ws, ws_rows, below.a), da_in,
                                 _slot(ws, ws_rows, below.dz), n_rows,
                                 plan.layers[l - 1].n_z, plan.layers[l - 1].n_out)
-    return data_loss / scale + 0.5 * alpha * squared_norm / weight_sum
+    return data_loss / scale + _penalty(alpha, squared_norm, l1, abs_norm, weight_sum)

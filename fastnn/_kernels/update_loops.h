@@ -33,6 +33,11 @@
 #define FNN_GRAD_1_L2(g, s, i) (l2 * p[i] + g[i])
 #define FNN_GRAD_2_L2(g, s, i) ((l2 * p[i] + g[i]) + g[(s) + i])
 
+/* With an L1 penalty (l1 != 0) its subgradient, l1 * sign(p) (0 at 0), joins
+ * the L2 term; the loops without one are the ones above, unchanged. */
+#define FNN_SIGN(x) (((x) > 0) - ((x) < 0))
+#define FNN_PENALTY_TERM(i) (l2 * p[i] + l1 * FNN_SIGN(p[i]))
+
 #define FNN_GRAD_SUM(T, name)                                                     \
     static inline T name(const T* g, ptrdiff_t stride, ptrdiff_t i,               \
                          ptrdiff_t n_blocks, T penalty, int penalized) {          \
@@ -53,10 +58,13 @@
 #define FNN_ADAM_LOOP(T, SQRT, SUM, name)                                         \
     FNN_CLONES static void name(T* p, const T* g, ptrdiff_t n_blocks,             \
                                 ptrdiff_t stride, T* m, T* v, ptrdiff_t n,        \
-                                T b1, T b2, T c1, T c2, T lr, T eps, T l2) {      \
+                                T b1, T b2, T c1, T c2, T lr, T eps, T l2,        \
+                                T l1) {                                           \
         ptrdiff_t i;                                                              \
         T gi;                                                                     \
-        if (n_blocks == 1 && l2 == 0) {                                           \
+        if (l1 != 0) {                                                            \
+            FNN_ADAM_BODY(SQRT, SUM(g, stride, i, n_blocks, FNN_PENALTY_TERM(i), 1)) \
+        } else if (n_blocks == 1 && l2 == 0) {                                    \
             FNN_ADAM_BODY(SQRT, FNN_GRAD_1(g, stride, i))                         \
         } else if (n_blocks == 2 && l2 == 0) {                                    \
             FNN_ADAM_BODY(SQRT, FNN_GRAD_2(g, stride, i))                         \
@@ -89,10 +97,12 @@
 #define FNN_SGD_LOOP(T, SUM, name)                                                \
     FNN_CLONES static void name(T* p, const T* g, ptrdiff_t n_blocks,             \
                                 ptrdiff_t stride, T* vel, ptrdiff_t n, T lr,      \
-                                T mu, int nesterov, T l2) {                       \
+                                T mu, int nesterov, T l2, T l1) {                 \
         ptrdiff_t i;                                                              \
         T gi;                                                                     \
-        if (n_blocks == 1 && l2 == 0) {                                           \
+        if (l1 != 0) {                                                            \
+            FNN_SGD_BODY(SUM(g, stride, i, n_blocks, FNN_PENALTY_TERM(i), 1))     \
+        } else if (n_blocks == 1 && l2 == 0) {                                    \
             FNN_SGD_BODY(FNN_GRAD_1(g, stride, i))                                \
         } else if (n_blocks == 2 && l2 == 0) {                                    \
             FNN_SGD_BODY(FNN_GRAD_2(g, stride, i))                                \

@@ -193,7 +193,7 @@ def kernel_initializers(kernel_initializer, n_layers):
     kernel_initializer = list(kernel_initializer)
     if len(kernel_initializer) != n_layers:
         raise ValueError(
-            f"kernel_initializer has {len(kernel_initializer)} entries for {n_layers} "
-            f"weight layers; give one name, or {n_layers} entries (a name or None each, "
-            "one per hidden layer and the output layer last).")
+            f"kernel_initializer has {len(kernel_initializer)} entries; expected "
+            f"{n_layers}, one (a name or None) per weight layer: the hidden layers, "
+            "then the output layer. Or give one name for every layer.")
     return kernel_initializer

@@ -244,9 +244,9 @@ class Network:
             initializers = list(kernel_initializer)
             if len(initializers) != self.n_layers:
                 raise ValueError(
-                    f"kernel_initializer has {len(initializers)} entries for "
-                    f"{self.n_layers} weight layers; give one name, or one entry "
-                    f"(a name or None) per layer, {self.n_layers} in all.")
+                    f"kernel_initializer has {len(initializers)} entries; expected "
+                    f"{self.n_layers}, one (a name or None) per weight layer. Or give "
+                    "one name for every layer.")
         for name in initializers:
             if name is not None and name not in INITIALIZER_NAMES:
                 raise ValueError(f"unknown kernel initializer {name!r}; valid names: "

@@ -103,8 +103,8 @@ def test_initializer_name_for_every_layer_glu_width_and_dtype(dtype):
 
 
 @pytest.mark.parametrize("spec, message", [
-    (["zeros"], "1 entries for 2 weight layers"),
-    (["zeros", None, None], "3 entries for 2 weight layers"),
+    (["zeros"], "1 entries; expected 2"),
+    (["zeros", None, None], "3 entries; expected 2"),
     ("xavier", "unknown kernel initializer 'xavier'"),
     ([None, "he"], "unknown kernel initializer 'he'"),
 ])

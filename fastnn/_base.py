@@ -39,6 +39,7 @@ from fastnn._fitting import (
     NON_FINITE_MESSAGE, STOCHASTIC_SOLVERS, FitHooks, FitRun, Progress, FitData,
 )
 from fastnn._model import FittedModel, penalty_strengths
+from fastnn._parameters import kernel_initializers
 from fastnn._shutdown import fit_in_progress
 from fastnn.network import Network
 
@@ -62,9 +63,10 @@ _LIGHT_PATH_MAX_ROWS = 64
 class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
     """Base class of fastnn's estimators (not for direct use).
 
-    Subclasses set ``_is_classifier`` and implement ``_fit_settings``,
-    ``_architecture``, ``_loss_name``, ``_validate_targets``, ``_encode_targets``,
-    ``_decode`` and ``_validation_score``.
+    Subclasses set ``_is_classifier``, have a ``kernel_initializer`` parameter
+    and implement ``_fit_settings``, ``_architecture``, ``_loss_name``,
+    ``_validate_targets``, ``_encode_targets``, ``_decode`` and
+    ``_validation_score``.
     """
 
     _is_classifier = False
@@ -251,6 +253,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         first_pass = previous is None or (not settings.warm_start and not incremental)
 
         hidden, hidden_activation, bound_activation = self._architecture()
+        initializer = kernel_initializers(self.kernel_initializer, len(hidden) + 1)
         if settings.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         X, y, n_features_in, feature_names_in = self._validate_training_data(
@@ -275,7 +278,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         # vector); every snapshot shares it and holds its own copy of them.
         network = Network(layer_sizes, hidden_activation, loss, X.dtype)
         if first_pass:
-            network.initialize(rng, bound_activation)
+            network.initialize(rng, bound_activation, initializer)
         else:
             self._check_continuation(previous, network)
             network.set_params(previous.params)

@@ -2,9 +2,11 @@
 
 scikit-learn validates each constructor parameter against a constraint
 (``_parameter_constraints``) before ``fit`` runs; :class:`ActivationConstraint`
-is fastnn's constraint for ``activation``. The checks that need more than one
-value at a time (layer widths, one activation per hidden layer) run at the
-start of each fit: :func:`hidden_layer_sizes` and :func:`hidden_activations`.
+is fastnn's constraint for ``activation``, :class:`InitializerConstraint` for
+``kernel_initializer``. The checks that need more than one value at a time
+(layer widths, one activation per hidden layer, one initializer per layer)
+run at the start of each fit: :func:`hidden_layer_sizes`,
+:func:`hidden_activations` and :func:`kernel_initializers`.
 """
 
 import numbers
@@ -12,9 +14,11 @@ import numbers
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
 from fastnn.activations import get as get_activation, names as activation_names
+from fastnn.initializers import NAMES as INITIALIZER_NAMES
 
-__all__ = ["ActivationConstraint", "usable_activation_names", "hidden_layer_sizes",
-           "hidden_activations"]
+__all__ = ["NameListConstraint", "ActivationConstraint", "InitializerConstraint",
+           "usable_activation_names", "hidden_layer_sizes", "hidden_activations",
+           "kernel_initializers"]
 
 
 def usable_activation_names():
@@ -34,20 +38,33 @@ def usable_activation_names():
     return frozenset(names)
 
 
-class ActivationConstraint(StrOptions):
-    """Parameter constraint: a fastnn activation name, or a list of them.
+class NameListConstraint(StrOptions):
+    """Parameter constraint: one of some names, or a non-empty list of them.
 
-    A ``StrOptions`` so that scikit-learn's validation accepts it as a constraint.
+    A ``StrOptions`` so that scikit-learn's validation accepts it as a
+    constraint, and names the valid choices when a value fails it.
+
+    Parameters
+    ----------
+    names : iterable of str
+        The names accepted.
+    each : str
+        What a list gives one entry for, as the message says it ("hidden
+        layer").
+    none_entries : bool, default=False
+        Whether a list's entries may also be None.
 
     Attributes
     ----------
     names : frozenset of str
-        The names accepted (:func:`usable_activation_names`).
+        The names accepted.
     """
 
-    def __init__(self):
-        super().__init__(set(usable_activation_names()))
+    def __init__(self, names, each, none_entries=False):
+        super().__init__(set(names))
         self.names = frozenset(self.options)
+        self.each = each
+        self.none_entries = none_entries
 
     def is_satisfied_by(self, value):
         """Whether ``value`` is one accepted name or a non-empty list of them.
@@ -63,13 +80,38 @@ class ActivationConstraint(StrOptions):
         if isinstance(value, str):
             return value in self.names
         if isinstance(value, (list, tuple)):
-            return len(value) > 0 and all(isinstance(v, str) and v in self.names
-                                          for v in value)
+            return len(value) > 0 and all(
+                (isinstance(v, str) and v in self.names) or (v is None and self.none_entries)
+                for v in value)
         return False
 
     def __str__(self):
+        entries = "them and None" if self.none_entries else "them"
         return ("a str among {" + ", ".join(sorted(self.names))
-                + "} or a list of them, one per hidden layer")
+                + f"}} or a list of {entries}, one per {self.each}")
+
+
+class ActivationConstraint(NameListConstraint):
+    """Parameter constraint of ``activation``: an activation name, or one per hidden layer.
+
+    The names are :func:`usable_activation_names`.
+    """
+
+    def __init__(self):
+        super().__init__(usable_activation_names(), "hidden layer")
+
+
+class InitializerConstraint(NameListConstraint):
+    """Parameter constraint of ``kernel_initializer``: a name, or one (or None) per layer.
+
+    The names are :data:`fastnn.initializers.NAMES`. ``None`` itself
+    (scikit-learn's scheme for every layer) is a constraint of its own beside
+    this one.
+    """
+
+    def __init__(self):
+        super().__init__(INITIALIZER_NAMES, "layer (the output layer last)",
+                         none_entries=True)
 
 
 def hidden_layer_sizes(sizes):
@@ -126,3 +168,32 @@ def hidden_activations(activation, n_hidden):
         raise ValueError(f"activation has {len(activation)} entries for {n_hidden} "
                          "hidden layers; give one name, or one per hidden layer.")
     return activation
+
+
+def kernel_initializers(kernel_initializer, n_layers):
+    """The ``kernel_initializer`` parameter for ``n_layers`` weight layers.
+
+    Parameters
+    ----------
+    kernel_initializer : None, str or sequence of (None or str)
+    n_layers : int
+        Hidden layers + the output layer.
+
+    Returns
+    -------
+    None, str or list of (None or str)
+
+    Raises
+    ------
+    ValueError
+        When a list does not give one entry per weight layer.
+    """
+    if kernel_initializer is None or isinstance(kernel_initializer, str):
+        return kernel_initializer
+    kernel_initializer = list(kernel_initializer)
+    if len(kernel_initializer) != n_layers:
+        raise ValueError(
+            f"kernel_initializer has {len(kernel_initializer)} entries; expected "
+            f"{n_layers}, one (a name or None) per weight layer: the hidden layers, "
+            "then the output layer. Or give one name for every layer.")
+    return kernel_initializer

@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
 from fastnn._base import BaseNetworkEstimator
+from fastnn._parameters import InitializerConstraint
 from fastnn._fitting import FitSettings
 from fastnn._targets import ClassifierTargets, RegressorTargets
 
@@ -53,7 +54,17 @@ _PARAMETERS_DOC = """
         Print the loss after every iteration or epoch.
     callbacks : callable, list of callables or None, default=None
         Called after every iteration/epoch with a :class:`fastnn.callbacks.FitInfo`;
-        returning True stops training."""
+        returning True stops training.
+    kernel_initializer : str, list or None, default=None
+        How the weights are first drawn (from ``random_state``). None is
+        scikit-learn's MLP scheme: weights and intercepts uniform in its
+        bound. A Keras name draws the weight matrix, of shape
+        (n_features, n_outputs), and starts the intercepts at zero: 'zeros'
+        (all parameters zero, the usual start of a convex problem),
+        'glorot_uniform', 'he_uniform', 'lecun_uniform', 'glorot_normal',
+        'he_normal', 'lecun_normal' or 'orthogonal' (see
+        :mod:`fastnn.initializers`). A list holds one entry (a name or None),
+        for the one layer."""
 
 _ATTRIBUTES_DOC = """
     n_iter_ : int
@@ -89,10 +100,11 @@ class _SingleNeuron(BaseNetworkEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [callable, list, tuple, None],
+        "kernel_initializer": [None, InitializerConstraint()],
     }
 
     def __init__(self, *, solver, alpha, max_iter, tol, learning_rate_init, batch_size,
-                 random_state, verbose, callbacks, l1_ratio):
+                 random_state, verbose, callbacks, l1_ratio, kernel_initializer):
         self.solver = solver
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -103,6 +115,7 @@ class _SingleNeuron(BaseNetworkEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.kernel_initializer = kernel_initializer
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -165,11 +178,11 @@ class LinearRegression(RegressorTargets, RegressorMixin, _SingleNeuron):
 
     def __init__(self, *, solver="lbfgs", alpha=0.0, max_iter=200, tol=1e-8,
                  learning_rate_init=0.001, batch_size="auto", random_state=None,
-                 verbose=False, callbacks=None, l1_ratio=0.0):
+                 verbose=False, callbacks=None, l1_ratio=0.0, kernel_initializer=None):
         super().__init__(solver=solver, alpha=alpha, max_iter=max_iter, tol=tol,
                          learning_rate_init=learning_rate_init, batch_size=batch_size,
                          random_state=random_state, verbose=verbose, callbacks=callbacks,
-                         l1_ratio=l1_ratio)
+                         l1_ratio=l1_ratio, kernel_initializer=kernel_initializer)
 
     def _validate_targets(self, y, incremental, first_pass, classes):
         # Unlike the MLP, keep a one-column 2-D y two-dimensional (scikit-learn's
@@ -232,11 +245,12 @@ class LogisticRegression(ClassifierTargets, ClassifierMixin, _SingleNeuron):
 
     def __init__(self, *, solver="lbfgs", alpha=1.0, max_iter=200, tol=1e-4,
                  learning_rate_init=0.001, batch_size="auto", random_state=None,
-                 verbose=False, callbacks=None, class_weight=None, l1_ratio=0.0):
+                 verbose=False, callbacks=None, class_weight=None, l1_ratio=0.0,
+                 kernel_initializer=None):
         super().__init__(solver=solver, alpha=alpha, max_iter=max_iter, tol=tol,
                          learning_rate_init=learning_rate_init, batch_size=batch_size,
                          random_state=random_state, verbose=verbose, callbacks=callbacks,
-                         l1_ratio=l1_ratio)
+                         l1_ratio=l1_ratio, kernel_initializer=kernel_initializer)
         self.class_weight = class_weight
 
     def _validate_targets(self, y, incremental, first_pass, classes):

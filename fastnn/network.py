@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from fastnn.activations import Activation, get as get_activation
+from fastnn.initializers import NAMES as INITIALIZER_NAMES, draw as draw_initializer
 from fastnn._kernels.data import Inputs, TrainingData
 from fastnn._kernels.epoch import STATUS, EpochRules, EpochTeam
 from fastnn._kernels.losses import LOSS_KINDS
@@ -181,14 +182,19 @@ class Network:
         self.intercepts = [params[b:b + n_z] for _, n_z, _, _, b in self.layers]
         return self
 
-    def initialize(self, random_state=None, bound_activation=None):
-        """Draw fresh parameters, uniform in a per-layer bound.
+    def initialize(self, random_state=None, bound_activation=None, kernel_initializer=None):
+        """Draw fresh parameters: scikit-learn's scheme, or Keras's initializers.
 
-        The draws happen in scikit-learn's order (each layer's ``W`` then its
-        ``b``, as float64, then cast), so with scikit-learn's activations the
-        same ``random_state`` gives the same initial weights as
-        ``sklearn.neural_network.MLPClassifier``/``MLPRegressor``. As there,
-        the output layer uses the bound of the last hidden activation.
+        Layer by layer, from the first to the output layer, each draws from
+        ``random_state`` in turn. A layer without a Keras initializer (the
+        default) draws scikit-learn's way: its ``W`` then its ``b``, uniform
+        in a per-layer bound, as float64, then cast; so with scikit-learn's
+        activations the same ``random_state`` gives the same initial weights
+        as ``sklearn.neural_network.MLPClassifier``/``MLPRegressor``, and, as
+        there, the output layer uses the bound of the last hidden activation.
+        A layer with a Keras initializer draws its ``W`` by
+        :func:`fastnn.initializers.draw` (float64, then cast) and sets its
+        ``b`` to zero, drawing nothing for it.
 
         Parameters
         ----------
@@ -197,11 +203,30 @@ class Network:
             For a network without hidden layers: the activation whose bound
             the output layer takes (scikit-learn's MLP takes its
             ``activation`` parameter's there). By default, the output's own.
+        kernel_initializer : None, str or sequence of (None or str), default=None
+            A name of :data:`fastnn.initializers.NAMES` for every layer, or one
+            entry per layer (``n_layers`` of them, the output layer last),
+            None standing for scikit-learn's scheme.
+
+        Returns
+        -------
+        self : Network
+
+        Raises
+        ------
+        ValueError
+            For an unknown initializer name, or a sequence of the wrong length;
+            nothing is drawn then.
         """
+        initializers = self._initializers(kernel_initializer)
         rng = check_random_state(random_state)
         if bound_activation is not None:
             bound_activation = get_activation(bound_activation)
         for l, (n_in, n_z, _, _, _) in enumerate(self.layers):
+            if initializers[l] is not None:
+                self.coefs[l][...] = draw_initializer(initializers[l], rng, (n_in, n_z))
+                self.intercepts[l][...] = 0.0
+                continue
             if self.n_layers > 1:
                 guide = self.activations[min(l, self.n_layers - 2)]
             else:
@@ -210,6 +235,23 @@ class Network:
             self.coefs[l][...] = rng.uniform(-bound, bound, (n_in, n_z))
             self.intercepts[l][...] = rng.uniform(-bound, bound, n_z)
         return self
+
+    def _initializers(self, kernel_initializer):
+        """``kernel_initializer`` as a list of one name or None per layer, checked."""
+        if kernel_initializer is None or isinstance(kernel_initializer, str):
+            initializers = [kernel_initializer] * self.n_layers
+        else:
+            initializers = list(kernel_initializer)
+            if len(initializers) != self.n_layers:
+                raise ValueError(
+                    f"kernel_initializer has {len(initializers)} entries; expected "
+                    f"{self.n_layers}, one (a name or None) per weight layer. Or give "
+                    "one name for every layer.")
+        for name in initializers:
+            if name is not None and name not in INITIALIZER_NAMES:
+                raise ValueError(f"unknown kernel initializer {name!r}; valid names: "
+                                 f"{', '.join(INITIALIZER_NAMES)}")
+        return initializers
 
     # -- input handling -------------------------------------------------
 

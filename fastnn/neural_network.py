@@ -17,7 +17,8 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastnn._base import BaseNetworkEstimator
 from fastnn._fitting import FitSettings
-from fastnn._parameters import ActivationConstraint, hidden_activations, hidden_layer_sizes
+from fastnn._parameters import (
+    ActivationConstraint, InitializerConstraint, hidden_activations, hidden_layer_sizes)
 from fastnn._targets import ClassifierTargets, RegressorTargets
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -106,6 +107,23 @@ _CALLBACKS_DOC = """
         training. scikit-learn's callbacks (``ProgressBar``, ``ScoringMonitor``)
         attach with ``set_callbacks`` instead."""
 
+_INITIALIZER_DOC = """
+    kernel_initializer : str, list or None, default=None
+        How the weights are first drawn (from ``random_state``; warm starts and
+        ``partial_fit`` continuations draw nothing). None is scikit-learn's
+        scheme: weights and biases uniform in its bound (Glorot's, LeCun's for
+        'selu'), the same initial model as scikit-learn's, bit for bit. A
+        Keras name draws the weight matrices, of shape (fan_in, fan_out), and
+        starts the biases at zero:
+        'glorot_uniform', 'he_uniform', 'lecun_uniform' (uniform with variance
+        ``1 / mean(fan_in, fan_out)``, ``2 / fan_in``, ``1 / fan_in``),
+        'glorot_normal', 'he_normal', 'lecun_normal' (normals truncated at two
+        standard deviations, with those variances), 'orthogonal'
+        ((semi-)orthogonal matrices) or 'zeros' (which leaves hidden units
+        identical; meant for the single neurons). A list gives one entry
+        (a name or None) per layer, ``len(hidden_layer_sizes) + 1`` of them,
+        the output layer last. See :mod:`fastnn.initializers`."""
+
 _ATTRIBUTES_DOC = """
     coefs_ : list of ndarray
         ``coefs_[i]`` is the weight matrix of layer ``i``, shape (n_in, n_out).
@@ -171,13 +189,14 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                              Options(numbers.Real, {np.inf})],
         "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [callable, list, tuple, None],
+        "kernel_initializer": [None, InitializerConstraint()],
     }
 
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
                  learning_rate, learning_rate_init, power_t, max_iter, shuffle,
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                 n_iter_no_change, max_fun, callbacks, l1_ratio):
+                 n_iter_no_change, max_fun, callbacks, l1_ratio, kernel_initializer):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -203,6 +222,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.max_fun = max_fun
         self.callbacks = callbacks
         self.l1_ratio = l1_ratio
+        self.kernel_initializer = kernel_initializer
 
     def _fit_settings(self):
         return FitSettings(
@@ -364,7 +384,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
         for each sigmoid output (binary and multilabel targets). ``loss_curve_``,
         ``validation_loss_curve_`` and :meth:`objective` report the loss
         against the smoothed targets, as Keras does. With smoothing a
-        multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}
+        multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}{_INITIALIZER_DOC}
 
     Attributes
     ----------
@@ -394,7 +414,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, class_weight=None, label_smoothing=0.0,
-                 callbacks=None, l1_ratio=0.0):
+                 callbacks=None, l1_ratio=0.0, kernel_initializer=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -404,7 +424,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            callbacks=callbacks, l1_ratio=l1_ratio)
+            callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer)
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
 
@@ -426,7 +446,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
         Half squared error (averaged over outputs), or half Poisson deviance.
         With several outputs and 'lbfgs', scikit-learn's gradient is
         ``n_outputs`` times that of its own objective; fastnn's agrees with it,
-        so such fits differ from scikit-learn's (they are correct here).{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}
+        so such fits differ from scikit-learn's (they are correct here).{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}{_INITIALIZER_DOC}
 
     Attributes
     ----------{_ATTRIBUTES_DOC}
@@ -452,7 +472,8 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, callbacks=None, l1_ratio=0.0):
+                 n_iter_no_change=10, max_fun=15000, callbacks=None, l1_ratio=0.0,
+                 kernel_initializer=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -462,7 +483,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            callbacks=callbacks, l1_ratio=l1_ratio)
+            callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer)
         self.loss = loss
 
     def __sklearn_tags__(self):

@@ -136,7 +136,49 @@ def test_logistic_regression_refuses_multilabel():
         LogisticRegression().fit(X, np.eye(2, dtype=int)[np.arange(10) % 2])
 
 
-@parametrize_with_checks([LinearRegression(), LogisticRegression()])
+@pytest.mark.parametrize("name", [None, "zeros", "glorot_uniform", "glorot_normal",
+                                  "he_uniform", "he_normal", "lecun_uniform",
+                                  "lecun_normal", "orthogonal"])
+def test_every_kernel_initializer_reaches_the_same_solution(name):
+    # Convex problems: the start changes the path, not the optimum.
+    X, y = load_diabetes(return_X_y=True)
+    theirs = sk.LinearRegression().fit(X, y)
+    ours = LinearRegression(random_state=0, kernel_initializer=name).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-5)
+    assert ours.intercept_ == pytest.approx(theirs.intercept_, rel=1e-5)
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    theirs = sk.LogisticRegression(C=1.0, tol=1e-10).fit(X, y)
+    ours = LogisticRegression(tol=1e-10, random_state=0, kernel_initializer=[name]).fit(X, y)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+
+
+@pytest.mark.parametrize("estimator_class", [LinearRegression, LogisticRegression])
+def test_zeros_starts_the_single_neuron_at_zero(estimator_class):
+    # One epoch of steps of 1e-300 shows the start: zero weights and
+    # intercepts (below 1e-250); the default scheme's start is not zero.
+    X, y = load_iris(return_X_y=True)
+    starts = {}
+    for name in ("zeros", None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = estimator_class(solver="sgd", max_iter=1, learning_rate_init=1e-300,
+                                  random_state=0, kernel_initializer=name).fit(X, y)
+        starts[name] = np.append(np.ravel(est.coef_), est.intercept_)
+    assert np.abs(starts["zeros"]).max() < 1e-250
+    assert np.abs(starts[None]).min() > 1e-6
+
+
+def test_kernel_initializer_of_the_single_neuron_is_checked():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="2 entries; expected 1, one"):
+        LogisticRegression(kernel_initializer=["zeros", None]).fit(X, y)
+    with pytest.raises(ValueError, match="must be None or a str among"):
+        LinearRegression(kernel_initializer="ones").fit(X, y)
+
+
+@parametrize_with_checks([LinearRegression(), LogisticRegression(),
+                          LogisticRegression(kernel_initializer=["orthogonal"])])
 def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -16,7 +16,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, shuffle
 
-from fastnn import activations
+from fastnn import activations, initializers
 from fastnn.network import Network, OUTPUT_ACTIVATIONS
 from fastnn.optimizers import SGD, Adam
 from reference import central_difference, make_targets
@@ -64,6 +64,58 @@ def test_initial_weights_equal_scikit_learn(activation):
         coef, intercept = sk._init_coef(fan_in, fan_out, np.float64)
         np.testing.assert_array_equal(net.coefs[l], coef)
         np.testing.assert_array_equal(net.intercepts[l], intercept)
+
+
+def test_initializer_none_entries_draw_scikit_learn_layers_in_turn():
+    # A mixed list: the None layers draw scikit-learn's _init_coef from the
+    # state the Keras layers before them left (their W only, no bias draw).
+    net = Network((64, 20, 15, 10), "tanh", "categorical_cross_entropy")
+    net.initialize(check_random_state(7), kernel_initializer=["he_normal", None, "orthogonal"])
+    sk = MLPClassifier(activation="tanh")
+    sk._random_state = rng = check_random_state(7)
+    np.testing.assert_array_equal(net.coefs[0], initializers.draw("he_normal", rng, (64, 20)))
+    assert not net.intercepts[0].any()
+    coef, intercept = sk._init_coef(20, 15, np.float64)
+    np.testing.assert_array_equal(net.coefs[1], coef)
+    np.testing.assert_array_equal(net.intercepts[1], intercept)
+    np.testing.assert_array_equal(net.coefs[2], initializers.draw("orthogonal", rng, (15, 10)))
+    assert not net.intercepts[2].any()
+
+
+def test_initializer_default_and_all_none_are_todays_draws():
+    default = Network((5, 4, 3), "selu").initialize(3)
+    for spec in (None, [None, None]):
+        net = Network((5, 4, 3), "selu").initialize(3, kernel_initializer=spec)
+        np.testing.assert_array_equal(net.params, default.params)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_initializer_name_for_every_layer_glu_width_and_dtype(dtype):
+    # A glu layer's W is (n_in, 2 * n_out): the initializer sees that shape.
+    net = Network((6, 4, 3, 2), ["glu", "relu"], dtype=dtype)
+    net.initialize(5, kernel_initializer="glorot_uniform")
+    rng = check_random_state(5)
+    for W, b, shape in zip(net.coefs, net.intercepts, [(6, 8), (4, 3), (3, 2)]):
+        expected = initializers.draw("glorot_uniform", rng, shape).astype(dtype)
+        assert W.dtype == dtype
+        np.testing.assert_array_equal(W, expected)
+        assert not b.any()
+
+
+@pytest.mark.parametrize("spec, message", [
+    (["zeros"], "1 entries; expected 2"),
+    (["zeros", None, None], "3 entries; expected 2"),
+    ("xavier", "unknown kernel initializer 'xavier'"),
+    ([None, "he"], "unknown kernel initializer 'he'"),
+])
+def test_bad_initializer_draws_nothing(spec, message):
+    net = Network((3, 2, 1)).initialize(0)
+    before = net.params.copy()
+    rng = check_random_state(1)
+    with pytest.raises(ValueError, match=message):
+        net.initialize(rng, kernel_initializer=spec)
+    np.testing.assert_array_equal(net.params, before)
+    assert rng.random_sample() == check_random_state(1).random_sample()
 
 
 def _five_epochs_side_by_side(estimator, X, y, Y, loss, activation, solver):

@@ -428,6 +428,92 @@ def test_binary_targets_are_label_binarizers_column(y):
     _, encoded = MLPClassifier()._encode_targets(model, y[:1])
     np.testing.assert_array_equal(encoded, binarizer.transform(y[:1]))
 
+# -- kernel initializers -------------------------------------------------------
+
+INITIALIZERS = ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                "lecun_uniform", "lecun_normal", "orthogonal"]
+
+
+@pytest.mark.parametrize("spec", ["he_normal", "orthogonal", ["lecun_uniform", None, "zeros"]])
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_kernel_initializer_draws_the_initial_weights_from_random_state(digits, Estimator,
+                                                                        spec):
+    # One epoch of steps of 1e-300 leaves the initial parameters as they were
+    # drawn (the weights to the last bit, the zero biases below 1e-250), to be
+    # compared with the network's own initialisation from the same seed.
+    from sklearn.utils import check_random_state
+    from fastnn.network import Network
+    X, y = digits
+    est = _fit_quietly(Estimator(hidden_layer_sizes=(12, 9), activation="tanh", solver="sgd",
+                                 max_iter=1, learning_rate_init=1e-300, random_state=4,
+                                 kernel_initializer=spec), X, y)
+    reference = Network((64, 12, 9, est.n_outputs_), "tanh")
+    reference.initialize(check_random_state(4), kernel_initializer=spec)
+    names = [spec] * 3 if isinstance(spec, str) else spec
+    for name, ours, W, b, theirs in zip(names, est.coefs_, reference.coefs, est.intercepts_,
+                                        reference.intercepts):
+        np.testing.assert_allclose(ours, W, rtol=1e-15, atol=1e-250)
+        np.testing.assert_allclose(b, theirs, rtol=1e-15, atol=1e-250)
+        if name is not None:
+            assert np.abs(b).max() < 1e-250
+
+
+def test_kernel_initializer_all_none_is_the_default_bit_for_bit(digits):
+    X, y = digits
+    params = dict(FIVE_EPOCHS, activation="logistic", solver="adam")
+    default = _fit_quietly(MLPClassifier(**params), X, y)
+    listed = _fit_quietly(MLPClassifier(kernel_initializer=(None, None, None), **params), X, y)
+    for a, b in zip(default.coefs_ + default.intercepts_, listed.coefs_ + listed.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert default.loss_curve_ == listed.loss_curve_
+
+
+@pytest.mark.parametrize("name", INITIALIZERS)
+def test_kernel_initializer_fits_train(digits, name):
+    X, y = digits
+    est = _fit_quietly(MLPClassifier((32,), max_iter=40, learning_rate_init=0.01,
+                                     random_state=0, kernel_initializer=name), X, y)
+    assert est.loss_curve_[-1] < 0.2 * est.loss_curve_[0]
+    assert est.score(X, y) > 0.95
+    reg = _fit_quietly(MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=200,
+                                    random_state=0, kernel_initializer=name), X, y / 9)
+    assert reg.score(X, y / 9) > 0.9
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_kernel_initializer_is_not_drawn_again_when_training_continues(digits, how):
+    X, y = digits
+    runs = []
+    for later in (None, "orthogonal"):
+        est = MLPClassifier((10,), max_iter=3, random_state=0, warm_start=how == "warm_start",
+                            kernel_initializer="he_uniform")
+        if how == "partial_fit":
+            est.partial_fit(X, y, classes=np.unique(y))
+            est.set_params(kernel_initializer=later).partial_fit(X, y)
+        else:
+            _fit_quietly(est, X, y)
+            _fit_quietly(est.set_params(kernel_initializer=later), X, y)
+        runs.append(est)
+    for a, b in zip(runs[0].coefs_ + runs[0].intercepts_, runs[1].coefs_ + runs[1].intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_kernel_initializer_errors_leave_the_fitted_model(digits):
+    from sklearn.utils._param_validation import InvalidParameterError
+    X, y = digits
+    with pytest.raises(InvalidParameterError, match="glorot_uniform, he_normal"):
+        MLPClassifier(kernel_initializer="xavier").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="kernel_initializer"):
+        MLPClassifier(kernel_initializer=["he_normal", "relu"]).fit(X, y)
+    est = _fit_quietly(MLPClassifier((5, 4), max_iter=2, random_state=0), X, y)
+    before = [c.copy() for c in est.coefs_]
+    for wrong in (["he_normal", None], ("zeros",) * 4):
+        with pytest.raises(ValueError, match=r"entries; expected 3, one \(a name or None\) per weight layer"):
+            est.set_params(kernel_initializer=wrong).fit(X, y)
+        for a, b in zip(est.coefs_, before):
+            np.testing.assert_array_equal(a, b)
+
+
 # -- ecosystem conformance ----------------------------------------------------
 
 from sklearn.base import clone  # noqa: E402

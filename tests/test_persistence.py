@@ -196,6 +196,27 @@ def test_one_activation_per_layer_survives(data, tmp_path):
     _assert_same_predictions(est, loaded, X)
 
 
+@pytest.mark.parametrize("kernel_initializer", ["orthogonal", ["he_normal", None, "zeros"],
+                                                ("lecun_uniform", "glorot_normal", None)])
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_kernel_initializer_survives_and_refits_alike(cls, kernel_initializer, data, tmp_path):
+    X, y = data[0], _targets(cls, data)
+    if cls in (LinearRegression, LogisticRegression) and not isinstance(kernel_initializer,
+                                                                        str):
+        kernel_initializer = kernel_initializer[:1]  # one layer
+    est = _make(cls, kernel_initializer=kernel_initializer)
+    unfitted = _round_trip(est, tmp_path, "unfitted.skops")
+    assert unfitted.get_params() == est.get_params()
+    assert type(unfitted.kernel_initializer) is type(kernel_initializer)
+    _quiet(est.fit, X, y)
+    loaded = _round_trip(est, tmp_path)
+    assert loaded.kernel_initializer == kernel_initializer
+    _assert_same_predictions(est, loaded, X)
+    # Both draw the same initial model again when refitted.
+    _assert_same_fitted_state(_quiet(loaded.fit, X, y), _quiet(unfitted.fit, X, y))
+    _assert_same_fitted_state(loaded, est)
+
+
 @pytest.mark.parametrize("class_weight", ["balanced", {"ant": 3.0, "bee": 1.0, "cat": 0.5}])
 @pytest.mark.parametrize("cls", [MLPClassifier, LogisticRegression])
 def test_class_weight_models_survive(cls, class_weight, data, tmp_path):

@@ -420,7 +420,8 @@ def test_the_trusted_types_are_exactly_fastnns_own_enumerated_classes():
         "fastnn.neural_network.MLPClassifier", "fastnn.neural_network.MLPRegressor",
         "fastnn.linear_model.LinearRegression", "fastnn.linear_model.LogisticRegression",
         "fastnn._model.FittedModel", "fastnn._schedule.Schedule", "fastnn.optimizers.SGD",
-        "fastnn.optimizers.Adam"}
+        "fastnn.optimizers.Adam", "fastnn.callbacks.CosineDecay",
+        "fastnn.callbacks.ReduceLROnPlateau", "fastnn.callbacks.EarlyStopping"}
 
 
 def _as_format_1(entries):

@@ -490,8 +490,9 @@ class EarlyStopping(_Monitoring):
     callback started), an epoch improves when it beats the best value so
     far by more than ``min_delta``; the fit stops after the epoch that makes
     ``patience`` epochs in a row without improvement (never after the first
-    epoch). With a ``baseline``, an improvement restarts the count only once
-    it also beats the baseline.
+    epoch). With a ``baseline``, an improvement restarts the count only when
+    it also beats the baseline, so a fit that never beats it stops after
+    ``patience`` epochs (Keras's documented behaviour).
 
     With ``restore_best_weights=True`` the fitted parameters are those of the
     best epoch, whether the fit stopped here or ran to ``max_iter``
@@ -573,7 +574,7 @@ class EarlyStopping(_Monitoring):
                 self.best_params_ = info.params
             if self.baseline is None or self._improves(current, self.baseline):
                 self.wait_ = 0
-            return False
+                return False
         if self.wait_ >= self.patience and epoch > 0:
             self.stopped_epoch_ = epoch
             return True

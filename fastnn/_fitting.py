@@ -32,7 +32,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from fastnn._model import loss_reporting
 from fastnn._schedule import Schedule
 from fastnn._shutdown import InterpreterExiting, stop_if_exiting
-from fastnn.callbacks import FitInfo
+from fastnn.callbacks import Callback, FitInfo
 from fastnn.network import EpochRules, continued_stream
 
 __all__ = ["FitSettings", "FitHooks", "FitData", "ValidationData", "Progress", "FitRun",
@@ -617,6 +617,10 @@ class FitRun:
                         if name not in lists},
             "lengths": {name: len(getattr(progress, name)) for name in lists
                         if getattr(progress, name) is not None},
+            # The callbacks' state is scalars and references to snapshot
+            # vectors nothing writes: a shallow copy keeps it.
+            "callbacks": [dict(vars(c)) if isinstance(c, Callback) else None
+                          for c in self.callbacks],
         }
 
     def _rollback(self, checkpoint, optimizer=None):
@@ -629,6 +633,10 @@ class FitRun:
             setattr(self.progress, name, value)
         for name, length in checkpoint["lengths"].items():
             del getattr(self.progress, name)[length:]
+        for callback, state in zip(self.callbacks, checkpoint["callbacks"]):
+            if state is not None:
+                vars(callback).clear()
+                vars(callback).update(state)
 
     def _keep_or_reraise(self, interrupt):
         """After Ctrl-C and the rollback: keep the epochs this call completed, if any.

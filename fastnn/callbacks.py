@@ -498,7 +498,9 @@ class EarlyStopping(_Monitoring):
     best epoch, whether the fit stopped here or ran to ``max_iter``
     (Keras restores them only when it stops the training; the fitted model
     here is the best one either way, as with ``early_stopping=True``).
-    ``loss_curve_``, ``n_iter_`` and the other curves still record every epoch run.
+    ``loss_curve_``, ``n_iter_`` and the other curves still record every epoch
+    run; the restored parameters take precedence over those of the best
+    validation score that ``early_stopping=True`` keeps.
     ``partial_fit`` calls never end a training, so they never restore.
 
     Parameters

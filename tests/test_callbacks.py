@@ -382,3 +382,18 @@ def test_regressor_takes_callbacks_too():
     est = _quiet(MLPRegressor(hidden_layer_sizes=(4,), solver="adam", max_iter=5, random_state=0,
                               callbacks=[CosineDecay(0.01, 5)]).fit, X, X[:, 0])
     np.testing.assert_allclose(est.learning_rate_curve_, _cosine(0.01, 5, 0, 0, 5))
+
+
+def test_ctrl_c_rolls_the_callbacks_back_with_the_epoch(data):
+    X, y, _, _ = data
+
+    def interrupt(info):
+        if info.epoch == 4:
+            raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        est = _quiet(_net(callbacks=[CosineDecay(0.1, 10), interrupt]).fit, X, y)
+    assert est.n_iter_ == 3 and est.callbacks_[0].epochs_seen_ == 3
+    np.testing.assert_allclose(est.learning_rate_curve_, _cosine(0.1, 10, 0, 0, 3),
+                               rtol=1e-15)
+    assert est._schedule.optimizer.learning_rate == CosineDecay(0.1, 10).rate(3)

@@ -90,8 +90,30 @@ class ClassifierTargets:
             # Each sample's class, not its one-hot row: the training loop builds
             # the rows of one batch at a time, so no (n_samples, n_classes)
             # matrix (nor LabelBinarizer's int64 one) is ever allocated.
-            return y, np.searchsorted(binarizer.classes_, y).astype(np.intp, copy=False), binarizer
-        return y, _binarized(binarizer, y), binarizer
+            classes = np.searchsorted(binarizer.classes_, y).astype(np.intp, copy=False)
+            return y, self._smoothed(classes, binarizer), binarizer
+        return y, self._smoothed(_binarized(binarizer, y), binarizer), binarizer
+
+    def _label_smoothing(self):
+        """Keras's ``label_smoothing`` of the loss's targets; 0 is none."""
+        return 0.0
+
+    def _smoothed(self, Y, binarizer):
+        # Keras's definitions: y (1 - e) + e / K over a softmax's K classes,
+        # y (1 - e) + e / 2 for each sigmoid output (its two classes). The
+        # smoothed rows of a multiclass target are a dense matrix: only
+        # without smoothing can the loop build one-hot rows from the classes.
+        smoothing = self._label_smoothing()
+        if smoothing == 0:
+            return Y
+        if binarizer.y_type_ != "multiclass":
+            return Y * (1.0 - smoothing) + 0.5 * smoothing
+        n_classes = len(binarizer.classes_)
+        if Y.ndim == 1:
+            one_hot = np.zeros((Y.shape[0], n_classes))
+            one_hot[np.arange(Y.shape[0]), Y] = 1.0
+            Y = one_hot
+        return Y * (1.0 - smoothing) + smoothing / n_classes
 
     def _encode_targets(self, model, y):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -103,7 +125,7 @@ class ClassifierTargets:
         if len(unknown):
             raise ValueError(f"`y` has classes not in `classes_`: {unknown}. `classes_` "
                              f"has {binarizer.classes_}.")
-        return y, _binarized(binarizer, y)
+        return y, self._smoothed(_binarized(binarizer, y), binarizer)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

@@ -11,7 +11,8 @@ a ``callbacks=`` hook, and scikit-learn's callback API.
 import numbers
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import (ClassifierMixin, ClassNamePrefixFeaturesOutMixin, RegressorMixin,
+                          TransformerMixin, _fit_context)
 from sklearn.metrics import get_scorer_names
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
@@ -160,7 +161,8 @@ _ATTRIBUTES_DOC = """
         Defined when ``callbacks`` is set."""
 
 
-class _MultilayerPerceptron(BaseNetworkEstimator):
+class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                            BaseNetworkEstimator):
     """Constructor, parameters, architecture and the ``coefs_``/``intercepts_`` views."""
 
     _parameter_constraints: dict = {
@@ -268,6 +270,45 @@ class _MultilayerPerceptron(BaseNetworkEstimator):
         model = self._fitted_model()
         return model.hidden_outputs(self._validate_for_predict(model, X))
 
+    def transform(self, X):
+        """The last hidden layer's output for ``X``: the network as a feature extractor.
+
+        So a fitted network can feed another estimator in a
+        :class:`~sklearn.pipeline.Pipeline`. With ``set_output(transform="pandas")``
+        the columns are named by :meth:`get_feature_names_out`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, hidden_layer_sizes[-1])
+            The input of the output layer. Without hidden layers that is ``X``
+            itself, as the network reads it (validated, in the model's dtype;
+            a sparse ``X`` stays sparse).
+        """
+        model = self._fitted_model()
+        X = self._validate_for_predict(model, X)
+        outputs = model.hidden_outputs(X)
+        return outputs[-1] if outputs else X.astype(model.dtype, copy=False)
+
+    @property
+    def _n_features_out(self):
+        # What ClassNamePrefixFeaturesOutMixin names: the width transform returns.
+        # Unfitted, an AttributeError makes check_is_fitted report NotFittedError.
+        model = self.__dict__.get("_model")
+        if model is None:
+            raise AttributeError("_n_features_out")
+        return model.network.layer_sizes[-2]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # A float32 fit trains, and so transforms, in float32.
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
     @property
     def coefs_(self):
         """Weight matrices of the current snapshot, one per layer."""
@@ -359,7 +400,15 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes, multiplied into ``sample_weight``; 'balanced'
         uses ``n_samples / (n_classes * np.bincount(y))``. Not for multilabel
-        targets; 'balanced' is not available in ``partial_fit``.{_CALLBACKS_DOC}{_SCORING_DOC}
+        targets; 'balanced' is not available in ``partial_fit``.
+    label_smoothing : float in [0, 1], default=0.0
+        Keras's label smoothing: the log-loss is taken against targets
+        ``y (1 - label_smoothing) + label_smoothing / K`` for a softmax over
+        ``K`` classes, and ``y (1 - label_smoothing) + label_smoothing / 2``
+        for each sigmoid output (binary and multilabel targets). ``loss_curve_``,
+        ``validation_loss_curve_`` and :meth:`objective` report the loss
+        against the smoothed targets, as Keras does. With smoothing a
+        multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}{_SCORING_DOC}
 
     Attributes
     ----------
@@ -379,6 +428,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
     _parameter_constraints: dict = {
         **_MultilayerPerceptron._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(numbers.Real, 0, 1, closed="both")],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -387,8 +437,8 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, class_weight=None, callbacks=None,
-                 scoring=None):
+                 n_iter_no_change=10, max_fun=15000, class_weight=None, label_smoothing=0.0,
+                 callbacks=None, scoring=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -400,6 +450,10 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             callbacks=callbacks, scoring=scoring)
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+
+    def _label_smoothing(self):
+        return float(self.label_smoothing)
 
 
 class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):

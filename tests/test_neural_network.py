@@ -615,6 +615,59 @@ def test_hidden_activations_are_the_fitted_networks_hidden_layers(digits, Estima
                                    est.predict(X[:50]).reshape(50, -1), rtol=1e-10)
 
 
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_transform_is_the_last_hidden_layer_and_feeds_a_pipeline(digits, Estimator):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+    X, y = digits
+    with pytest.raises(NotFittedError):
+        Estimator().transform(X[:2])
+    with pytest.raises(NotFittedError):
+        Estimator().get_feature_names_out()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = Estimator(hidden_layer_sizes=(12, 7), activation=["tanh", "logistic"],
+                        max_iter=3, random_state=0).fit(X, y)
+        pipe = make_pipeline(Estimator(hidden_layer_sizes=(16,), max_iter=5, random_state=0),
+                             SkLogisticRegression(max_iter=500)).fit(X, y % 2)
+    first = np.tanh(X @ est.coefs_[0] + est.intercepts_[0])
+    last = 1 / (1 + np.exp(-(first @ est.coefs_[1] + est.intercepts_[1])))
+    embedded = est.transform(X)
+    np.testing.assert_allclose(embedded, last, rtol=1e-10, atol=1e-12)
+    name = Estimator.__name__.lower()
+    assert list(est.get_feature_names_out()) == [f"{name}{i}" for i in range(7)]
+    # The embedding feeds the next step: the pipeline's classifier sees 16 columns.
+    assert pipe[-1].n_features_in_ == 16
+    assert pipe.score(X, y % 2) > 0.5
+    rows = est.transform(X[:5])
+    est.set_output(transform="pandas")
+    frame = est.transform(X[:5])
+    assert list(frame.columns) == list(est.get_feature_names_out())
+    np.testing.assert_array_equal(frame.to_numpy(), rows)
+
+
+def test_transform_without_hidden_layers_is_the_input_as_the_network_reads_it(digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(hidden_layer_sizes=(), max_iter=2).fit(X[:50].astype(np.float32),
+                                                                  y[:50])
+    out = est.transform(X[:4])
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, X[:4].astype(np.float32))
+    assert len(est.get_feature_names_out()) == X.shape[1]
+
+
+def test_fit_transform_equals_fit_then_transform(digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        params = dict(hidden_layer_sizes=(9,), max_iter=3, random_state=0)
+        direct = MLPClassifier(**params).fit_transform(X, y)
+        separate = MLPClassifier(**params).fit(X, y).transform(X)
+    np.testing.assert_array_equal(direct, separate)
+
+
 @pytest.mark.parametrize("kind", ["binary", "multiclass-strings", "multilabel"])
 @pytest.mark.parametrize("weights", [None, "float64", "float32", "integers"])
 def test_the_early_stopping_score_is_exactly_accuracy_score(kind, weights):
@@ -637,3 +690,98 @@ def test_the_early_stopping_score_is_exactly_accuracy_score(kind, weights):
         ours = MLPClassifier()._validation_score(y, prediction, sample_weight)
         assert ours == accuracy_score(y, prediction, sample_weight=sample_weight)
         assert type(ours) is float
+
+
+# -- label smoothing ---------------------------------------------------------
+
+def _smoothed_log_loss(proba, Y, smoothing, sigmoid):
+    """Keras's smoothed cross-entropy, mean over rows, written from its definition."""
+    if sigmoid:
+        T = Y * (1 - smoothing) + smoothing / 2
+        return float(np.mean(-(T * np.log(proba) + (1 - T) * np.log1p(-proba)).sum(axis=1)))
+    T = Y * (1 - smoothing) + smoothing / Y.shape[1]
+    return float(np.mean(-(T * np.log(proba)).sum(axis=1)))
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel"])
+def test_label_smoothing_objective_is_keras_smoothed_cross_entropy(digits, kind):
+    X, y = digits
+    if kind == "binary":
+        y = y % 2
+        Y = y.reshape(-1, 1)
+    elif kind == "multilabel":
+        y = np.column_stack([y % 2, y < 5, y == 3]).astype(int)
+        Y = y
+    else:
+        Y = np.eye(10)[y]
+    est = _fit_quietly(MLPClassifier((8,), max_iter=5, alpha=0.01, label_smoothing=0.3,
+                                     random_state=0), X, y)
+    proba = est.predict_proba(X)
+    if kind == "binary":
+        proba = proba[:, 1:]
+    penalty = 0.01 / (2 * len(X)) * sum(float((W ** 2).sum()) for W in est.coefs_)
+    expected = _smoothed_log_loss(proba, Y, 0.3, sigmoid=kind != "multiclass") + penalty
+    assert est.objective(X, y) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_label_smoothing_lbfgs_reaches_the_smoothed_objective_minimum(n_classes):
+    # A network without hidden layers is softmax (sigmoid) regression: convex,
+    # so scipy's own minimisation of the smoothed objective written in numpy
+    # is an independent reference for the optimum fastnn must reach.
+    import scipy.optimize
+    from sklearn.datasets import make_classification
+    X, y = make_classification(300, 6, n_informative=4, n_classes=n_classes,
+                               random_state=0)
+    smoothing, alpha = 0.2, 0.5
+    sigmoid = n_classes == 2
+    Y = y.reshape(-1, 1).astype(float) if sigmoid else np.eye(n_classes)[y]
+    n_out = Y.shape[1]
+
+    def objective(theta):
+        W = theta[:6 * n_out].reshape(6, n_out)
+        z = X @ W + theta[6 * n_out:]
+        if sigmoid:
+            proba = 1 / (1 + np.exp(-z))
+        else:
+            proba = np.exp(z - z.max(axis=1, keepdims=True))
+            proba /= proba.sum(axis=1, keepdims=True)
+        return (_smoothed_log_loss(proba, Y, smoothing, sigmoid)
+                + alpha / (2 * len(X)) * float((W ** 2).sum()))
+
+    best = scipy.optimize.minimize(objective, np.zeros(7 * n_out), method="BFGS",
+                                   options={"gtol": 1e-10})
+    est = MLPClassifier((), solver="lbfgs", alpha=alpha, label_smoothing=smoothing,
+                        tol=1e-12, max_iter=5000).fit(X, y)
+    ours = objective(np.concatenate([est.coefs_[0].ravel(), est.intercepts_[0]]))
+    assert ours == pytest.approx(best.fun, rel=1e-7)
+    assert est.loss_ == pytest.approx(ours, rel=1e-9)
+    # Smoothing pulls the probabilities from 0 and 1: none beyond the
+    # smoothed targets' extremes by much at this strength.
+    assert est.predict_proba(X).max() < 1 - smoothing / n_classes / 4
+
+
+def test_label_smoothing_zero_is_the_default_model_and_trains_every_solver(digits):
+    X, y = digits
+    base = _fit_quietly(MLPClassifier((8,), max_iter=3, random_state=0), X, y)
+    zero = _fit_quietly(MLPClassifier((8,), max_iter=3, random_state=0, label_smoothing=0.0),
+                        X, y)
+    for a, b in zip(base.coefs_ + base.intercepts_, zero.coefs_ + zero.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    for solver in ("sgd", "adam", "lbfgs"):
+        est = _fit_quietly(MLPClassifier((8,), solver=solver, max_iter=20, random_state=0,
+                                         learning_rate_init=0.1 if solver == "sgd" else 0.01,
+                                         label_smoothing=0.1), X, y)
+        assert est.loss_curve_[-1] < est.loss_curve_[0]
+        assert est.score(X, y) > 0.5
+    est.set_params(solver="adam")
+    est.partial_fit(X, y)
+    assert est.n_iter_ == 1
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "0.1"])
+def test_label_smoothing_outside_zero_one_is_refused(digits, value):
+    from sklearn.utils._param_validation import InvalidParameterError
+    X, y = digits
+    with pytest.raises(InvalidParameterError, match="label_smoothing"):
+        MLPClassifier(label_smoothing=value).fit(X, y)

@@ -207,6 +207,16 @@ def test_class_weight_models_survive(cls, class_weight, data, tmp_path):
     _assert_same_predictions(est, loaded, X)
 
 
+def test_label_smoothing_models_survive_and_continue(data, tmp_path):
+    X = data[0]
+    y = _targets(MLPClassifier, data)
+    est = _quiet(_make(MLPClassifier, label_smoothing=0.25).fit, X, y)
+    loaded = _round_trip(est, tmp_path)
+    assert loaded.label_smoothing == 0.25
+    _assert_same_predictions(est, loaded, X)
+    assert loaded.objective(X, y) == est.objective(X, y)
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 def test_early_stopping_models_survive(cls, solver, data, tmp_path):

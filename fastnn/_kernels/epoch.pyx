@@ -427,6 +427,19 @@ cdef int _start_shared(EpochShared* shared, Py_ssize_t n_parts, long step) excep
     return 0
 
 
+cdef inline void _update_range(
+    const EpochTask* task, long step, floating* params, const floating* grads,
+    floating* state, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t lo, Py_ssize_t hi, double l2,
+) noexcept nogil:
+    """Update the parameters in both [p0, p1) (this thread's) and [lo, hi)."""
+    cdef Py_ssize_t n_params = task.plan.n_params
+    lo = max(lo, p0)
+    hi = min(hi, p1)
+    if hi > lo:
+        apply_update(task.update, step, params + lo, grads + lo, task.n_parts, n_params,
+                     state + lo, n_params, hi - lo, l2)
+
+
 cdef double _part_gradient(
     const EpochTask* task, const floating* params, Py_ssize_t part, Py_ssize_t start,
     Py_ssize_t n_rows, double weight_sum, floating* ws, SparseRows* sparse,
@@ -523,7 +536,12 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
     cdef Py_ssize_t p1 = min(n_params, (share(n_params, tid + 1, n_threads) + 15) // 16 * 16)
     if tid == n_threads - 1:
         p1 = n_params
-    cdef Py_ssize_t n_weights = task.plan.n_weights, w1, b0
+    cdef Py_ssize_t n_weights = task.plan.n_weights
+    # The weights whose L2 term the gradient already holds: none, or a CSR
+    # first layer's.
+    cdef Py_ssize_t seeded0 = task.plan.layers[0].w if task.inputs.sparse else 0
+    cdef Py_ssize_t seeded1 = (seeded0 + task.plan.layers[0].n_in * task.plan.layers[0].n_z
+                               if task.inputs.sparse else 0)
     cdef Py_ssize_t batch, start, n_rows, part
     cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
     cdef double weight_sum, batch_objective, l2
@@ -571,16 +589,14 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
             break
 
         step += 1
-        # The L2 term reaches the weights' gradients here; the biases have none.
+        # The L2 term reaches the weights' gradients here, but for a CSR
+        # first layer's, which part 0 seeded (see loss_gradient_rows); the
+        # biases have none.
         l2 = task.terms.alpha / weight_sum
-        w1 = min(p1, n_weights)
-        if w1 > p0:
-            apply_update(task.update, step, params + p0, grads + p0, n_parts, n_params,
-                         state + p0, n_params, w1 - p0, l2)
-        b0 = max(p0, n_weights)
-        if p1 > b0:
-            apply_update(task.update, step, params + b0, grads + b0, n_parts, n_params,
-                         state + b0, n_params, p1 - b0, 0.0)
+        _update_range(task, step, params, grads, state, p0, p1, 0, seeded0, l2)
+        _update_range(task, step, params, grads, state, p0, p1, seeded0, seeded1, 0.0)
+        _update_range(task, step, params, grads, state, p0, p1, seeded1, n_weights, l2)
+        _update_range(task, step, params, grads, state, p0, p1, n_weights, n_params, 0.0)
         if tid == 0:
             shared.accumulated_loss += batch_objective * n_rows
             shared.n_batches += 1

@@ -72,7 +72,8 @@ cdef void forward_rows(
 
 # Whether a block of rows carries the L2 penalty: not at all; in its
 # objective and its gradient (l2 * W added to dW); or in its objective only,
-# its gradient term left to the update (see optimizers.apply_update).
+# its gradient term left to the update (see optimizers.apply_update) -- except
+# a CSR first layer's, which is seeded into dW before its rows are summed.
 cdef enum Penalty:
     PENALTY_NONE = 0
     PENALTY_IN_GRADIENT = 1

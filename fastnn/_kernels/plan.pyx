@@ -366,6 +366,11 @@ cdef double loss_gradient_rows(
     cdef double data_loss, squared_norm = 0
     cdef double l2 = alpha / weight_sum if penalty == PENALTY_IN_GRADIENT else 0.0
     cdef bint norm_here = penalty == PENALTY_IN_OBJECTIVE and alpha != 0
+    # A CSR first layer sums its weight gradient into dW row by row, so the
+    # L2 term goes in first (seeded), as under PENALTY_IN_GRADIENT: added by
+    # the update after the rows, it would change the sum's order and its last
+    # bit. The update skips those weights (SPARSE_FIRST_LAYER_SEEDED).
+    cdef double l2_sparse = alpha / weight_sum if norm_here else l2
     cdef double scale = weight_sum * terms.loss_normalizer
 
     # Forward: hidden layers with their activations, the output layer affine
@@ -415,16 +420,17 @@ cdef double loss_gradient_rows(
         else:
             a_in = x
             da_in = NULL
-        if norm_here:
-            squared_norm += _squared_norm(params + layer.w, layer.n_in * layer.n_z)
         if l == 0 and sparse != NULL:
+            # Seeding yields ||W||^2 too (when l2_sparse != 0).
             squared_norm += sparse_backward(
                 sparse, params + layer.w, _slot(ws, ws_rows, slots.dz), grads + layer.w,
-                grads + layer.b, l2, n_rows, layer.n_in, layer.n_z)
-        else:
-            squared_norm += dense_backward(
-                a_in, params + layer.w, _slot(ws, ws_rows, slots.dz), grads + layer.w,
-                grads + layer.b, da_in, l2, n_rows, layer.n_in, layer.n_z)
+                grads + layer.b, l2_sparse, n_rows, layer.n_in, layer.n_z)
+            continue
+        if norm_here:
+            squared_norm += _squared_norm(params + layer.w, layer.n_in * layer.n_z)
+        squared_norm += dense_backward(
+            a_in, params + layer.w, _slot(ws, ws_rows, slots.dz), grads + layer.w,
+            grads + layer.b, da_in, l2, n_rows, layer.n_in, layer.n_z)
         if l > 0:
             activation_backward(&plan.specs[l - 1], _slot(ws, ws_rows, below.z),
                                 _slot(ws, ws_rows, below.a), da_in,

@@ -35,12 +35,16 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sklearn.metrics import get_scorer
+
 from fastnn._fitting import (
-    NON_FINITE_MESSAGE, STOCHASTIC_SOLVERS, FitHooks, FitRun, Progress, FitData,
+    NON_FINITE_MESSAGE, STOCHASTIC_SOLVERS, FitData, FitHooks, FitRun, Progress,
+    ValidationData,
 )
 from fastnn._model import FittedModel, penalty_strengths
 from fastnn._parameters import kernel_initializers
 from fastnn._shutdown import fit_in_progress
+from fastnn.callbacks import working_callbacks
 from fastnn.network import Network
 
 try:  # scikit-learn >= 1.9: the callback API (ProgressBar, ScoringMonitor)
@@ -153,6 +157,20 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
             X = X.tocsr()
         return X, y, probe.n_features_in_, getattr(probe, "feature_names_in_", None)
 
+    def _probe(self, model):
+        """A copy of the estimator with the features ``model`` was fitted on.
+
+        What scikit-learn's ``validate_data(..., reset=False)`` checks new rows
+        against, without touching the estimator.
+        """
+        probe = copy.copy(self)
+        probe.n_features_in_ = model.n_features_in
+        if model.feature_names_in is not None:
+            probe.feature_names_in_ = model.feature_names_in
+        else:
+            probe.__dict__.pop("feature_names_in_", None)
+        return probe
+
     def _validate_for_predict(self, model, X):
         """X as the network takes it, checked against the snapshot ``model``.
 
@@ -166,12 +184,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
                 and X.shape[1] == model.n_features_in and X.flags.c_contiguous
                 and model.feature_names_in is None and np.isfinite(X).all()):
             return X
-        probe = copy.copy(self)
-        probe.n_features_in_ = model.n_features_in
-        if model.feature_names_in is not None:
-            probe.feature_names_in_ = model.feature_names_in
-        else:
-            probe.__dict__.pop("feature_names_in_", None)
+        probe = self._probe(model)
         # dtype="numeric", as scikit-learn's MLP predicts: it refuses arrays of
         # strings (which a fit converts) with a message saying what to do.
         X = validate_data(probe, X, accept_sparse=["csr", "csc"], dtype="numeric",
@@ -239,16 +252,99 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
 
     # -- fitting --------------------------------------------------------
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
-        """Validate, train the fit's network, then commit. See the module docstring."""
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None,
+             validation=None):
+        """Validate, train the fit's network, then commit. See the module docstring.
+
+        ``validation`` is ``(X_val, y_val, sample_weight_val)`` as the user gave them.
+        """
         # Registered from the input checks on: an exiting interpreter waits
         # for this fit to stop rather than ending its thread inside them.
         with fit_in_progress() as stop_flag:
             return self._fit_registered(X, y, sample_weight, incremental, classes,
-                                        stop_flag)
+                                        stop_flag, validation)
 
-    def _fit_registered(self, X, y, sample_weight, incremental, classes, stop_flag):
+    @staticmethod
+    def _check_validation_arguments(validation):
+        """The user's validation data, or None; refuses incomplete combinations."""
+        if validation is None:
+            return None
+        X_val, y_val, sample_weight_val = validation
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is provided, but X_val and y_val "
+                                 "were not provided.")
+            return None
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        return validation
+
+    def _validation_data(self, validation, network, model, X):
+        """The user's ``(X_val, y_val, sample_weight_val)`` checked as X and y are.
+
+        Against what the training data fixed: features (count and names),
+        dtype, the classes seen (or the number of outputs).
+        """
+        X_given, y_val, sample_weight_val = validation
+        probe = self._probe(model)
+        try:
+            X_val = validate_data(probe, X_given, accept_sparse=["csr", "csc"],
+                                  dtype=X.dtype, reset=False)
+        except ValueError as error:
+            raise ValueError(f"X_val does not match the training data X: {error}") from error
+        if scipy.sparse.issparse(X_val):
+            X_val = X_val.tocsr()
+            X_val.sort_indices()
+        else:
+            X_val = np.ascontiguousarray(X_val)
+        y_val = check_array(y_val, ensure_2d=False,
+                            dtype=None if self._is_classifier else "numeric",
+                            input_name="y_val")
+        check_consistent_length(X_val, y_val)
+        try:
+            y_val, Y_val = self._encode_targets(model, y_val)
+        except ValueError as error:
+            raise ValueError(f"y_val does not match the training targets: {error} Pass "
+                             "validation targets of the kinds seen in training.") from error
+        n_outputs = network.n_outputs
+        if Y_val.ndim == 2 and Y_val.shape[1] != n_outputs:
+            raise ValueError(f"y_val has {Y_val.shape[1]} outputs; the training targets "
+                             f"have {n_outputs}.")
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
+                                                     dtype=X.dtype)
+        sample_weight_val = self._class_sample_weight(y_val, sample_weight_val,
+                                                      model.labels, False, X.dtype)
+        Y_val = np.ascontiguousarray(Y_val, dtype=X.dtype)
+        return ValidationData(network.training_data(X_val, Y_val, sample_weight_val),
+                              y_val, sample_weight_val, X_given, True)
+
+    def _scorer_hook(self, meta, scoring):
+        """``scorer(counters, model, validation)``: a scorer on the estimator as of an epoch."""
+        if scoring is None or scoring == "loss":
+            return None
+        scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
+
+        def score(counters, model, validation):
+            # A fitted copy as of this epoch (classes_, n_features_in_, ...
+            # are committed only at the end), which the scorer predicts with.
+            view = copy.copy(self)
+            view.__dict__.update(self._fitted_attributes(meta, counters, model))
+            if not validation.given or view.__dict__.get("feature_names_in_") is None:
+                # The split's rows are arrays, whatever X was.
+                view.__dict__.pop("feature_names_in_", None)
+            if validation.sample_weight is None:
+                return scorer(view, validation.X, validation.y)
+            return scorer(view, validation.X, validation.y,
+                          sample_weight=validation.sample_weight)
+        return score
+
+    def _fit_registered(self, X, y, sample_weight, incremental, classes, stop_flag,
+                        validation=None):
         settings = self._fit_settings()
+        validation = self._check_validation_arguments(validation)
         previous = self.__dict__.get("_model")
         first_pass = previous is None or (not settings.warm_start and not incremental)
 
@@ -284,12 +380,19 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
             network.set_params(previous.params)
         model = FittedModel(network, network.params.copy(), n_features_in,
                             feature_names_in, labels)
+        if validation is not None:
+            validation = self._validation_data(validation, network, model, X)
+        callbacks, fresh_callbacks = working_callbacks(
+            settings.callbacks, self.__dict__.get("callbacks_"),
+            continuing=incremental and not first_pass)
+        validating, rates = validation is not None, settings.stochastic and bool(callbacks)
         if first_pass:
             progress = Progress.fresh(settings.stochastic, settings.early_stopping,
-                                      network.params)
+                                      network.params, validating, rates)
         else:
             committed = {name: self.__dict__.get(name) for name in Progress.COUNTERS}
-            progress = Progress.resume(committed, settings.early_stopping, network.params)
+            progress = Progress.resume(committed, settings.early_stopping, network.params,
+                                       validating, rates)
 
         meta = {"n_features_in_": n_features_in, "feature_names_in_": feature_names_in,
                 "n_outputs_": n_outputs, "n_layers_": len(layer_sizes),
@@ -302,9 +405,12 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
             validation_score=self._validation_score,
             fitted_attributes=lambda counters, model: self._fitted_attributes(
                 meta, counters, model),
-            callback_context=self._callback_context())
+            callback_context=self._callback_context(),
+            scorer=self._scorer_hook(meta, settings.scoring))
         fit = FitRun(settings, hooks, model, progress,
-                     FitData(X, Y, y, sample_weight), rng, incremental, stop_flag)
+                     FitData(X, Y, y, sample_weight), rng, incremental, stop_flag,
+                     validation=validation, callbacks=callbacks,
+                     fresh_callbacks=fresh_callbacks)
         try:
             if settings.stochastic:
                 schedule = None
@@ -371,6 +477,10 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
             state["_schedule"] = fit.schedule
         elif not stochastic:
             state.pop("_schedule", None)
+        if fit.callbacks:
+            state["callbacks_"] = tuple(fit.callbacks)
+        else:
+            state.pop("callbacks_", None)
         if state["feature_names_in_"] is None:
             del state["feature_names_in_"]
         # One assignment: Python runs a signal handler (Ctrl-C) between

@@ -32,10 +32,10 @@ from sklearn.utils.optimize import _check_optimize_result
 from fastnn._model import loss_reporting, penalty_strengths
 from fastnn._schedule import Schedule
 from fastnn._shutdown import InterpreterExiting, stop_if_exiting
-from fastnn.callbacks import FitInfo
+from fastnn.callbacks import Callback, FitInfo
 from fastnn.network import EpochRules, continued_stream
 
-__all__ = ["FitSettings", "FitHooks", "FitData", "Progress", "FitRun",
+__all__ = ["FitSettings", "FitHooks", "FitData", "ValidationData", "Progress", "FitRun",
            "NON_FINITE_MESSAGE", "STOCHASTIC_SOLVERS"]
 
 # scikit-learn's message, kept word for word: users search for it.
@@ -96,6 +96,10 @@ class FitSettings:
         Continue from the fitted parameters (read by the estimator).
     l1_ratio : float in [0, 1], default=0
         The L1 share of the penalty (elastic net); 0 is L2 alone.
+    scoring : None, "loss", str or callable, default=None
+        The validation score: None for ``hooks.validation_score`` (accuracy
+        or R^2), "loss" for the negative validation objective, otherwise a
+        scorer computed by ``hooks.scorer``.
     """
 
     solver: str
@@ -123,6 +127,7 @@ class FitSettings:
         default_factory=lambda: types.MappingProxyType({}))
     warm_start: bool = False
     l1_ratio: float = 0.0
+    scoring: typing.Any = None
 
     @staticmethod
     def callback_list(callbacks):
@@ -182,6 +187,10 @@ class FitHooks:
     callback_context : callable or None, default=None
         ``callback_context(max_subtasks)``: scikit-learn's callback context of
         this fit; None when no scikit-learn callback is set.
+    scorer : callable or None, default=None
+        ``scorer(counters, model, validation)``: the score of a scorer
+        (``settings.scoring`` a name or callable) on the
+        :class:`ValidationData`, for the estimator as of an epoch.
     """
 
     estimator: typing.Any
@@ -190,6 +199,31 @@ class FitHooks:
     validation_score: typing.Callable
     fitted_attributes: typing.Callable
     callback_context: typing.Optional[typing.Callable] = None
+    scorer: typing.Optional[typing.Callable] = None
+
+
+class ValidationData(typing.NamedTuple):
+    """The validation rows of one fit (the user's ``X_val``, or the early-stopping split).
+
+    Attributes
+    ----------
+    data : fastnn._kernels.data.TrainingData
+        Rows, targets and weights prepared once, for every epoch's objective.
+    y : ndarray
+        The targets as the estimator predicts them (labels for classifiers).
+    sample_weight : ndarray or None
+    X : array-like or None
+        The rows as a scorer reads them: the user's ``X_val`` as given, or
+        the split's rows.
+    given : bool
+        Whether they are the user's (feature names included), not a split.
+    """
+
+    data: typing.Any
+    y: typing.Any
+    sample_weight: typing.Optional[np.ndarray]
+    X: typing.Any = None
+    given: bool = False
 
 
 class FitData(typing.NamedTuple):
@@ -227,14 +261,14 @@ class Progress:
 
     COUNTERS = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_",
                 "validation_scores_", "best_validation_score_", "validation_loss_curve_",
-                "_no_improvement_count", "_best_params")
+                "learning_rate_curve_", "_no_improvement_count", "_best_params")
 
     def __init__(self, **values):
         for name in self.COUNTERS:
             setattr(self, name, values.get(name))
 
     @classmethod
-    def fresh(cls, stochastic, early_stopping, params):
+    def fresh(cls, stochastic, early_stopping, params, validating=False, rates=False):
         """The counters of a first fit.
 
         Parameters
@@ -243,6 +277,11 @@ class Progress:
         early_stopping : bool
         params : ndarray
             The initial parameters (the best so far).
+        validating : bool, default=False
+            Validation curves are recorded (user validation data) even
+            without early stopping.
+        rates : bool, default=False
+            ``learning_rate_curve_`` is recorded (the epochs run with callbacks).
 
         Returns
         -------
@@ -250,6 +289,12 @@ class Progress:
         """
         progress = cls(n_iter_=0, t_=0, loss_curve_=[], _no_improvement_count=0,
                        _best_params=params.copy())
+        if rates:
+            progress.learning_rate_curve_ = []
+        if validating and not early_stopping:
+            progress.validation_scores_ = []
+            progress.validation_loss_curve_ = []
+            progress.best_validation_score_ = -np.inf
         if early_stopping:
             progress.validation_scores_ = []
             progress.validation_loss_curve_ = []
@@ -259,7 +304,7 @@ class Progress:
         return progress
 
     @classmethod
-    def resume(cls, committed, early_stopping, params):
+    def resume(cls, committed, early_stopping, params, validating=False, rates=False):
         """The counters of a fit continuing from ``committed`` (warm start, partial_fit).
 
         Parameters
@@ -269,6 +314,11 @@ class Progress:
         early_stopping : bool
         params : ndarray
             The parameters the fit starts from.
+        validating : bool, default=False
+            Validation curves are recorded even without early stopping.
+        rates : bool, default=False
+            ``learning_rate_curve_`` is recorded; it starts at this fit's first
+            epoch when the committed fit had none.
 
         Returns
         -------
@@ -283,13 +333,21 @@ class Progress:
             progress.loss_curve_ = []
         if progress._best_params is None or progress._best_params.shape != params.shape:
             progress._best_params = params.copy()
-        if early_stopping:
+        if not rates:
+            # The curve of the fits run with callbacks: a fit without them
+            # (whose epochs may run in compiled calls) does not extend it.
+            progress.learning_rate_curve_ = None
+        elif progress.learning_rate_curve_ is None:
+            progress.learning_rate_curve_ = []
+        if early_stopping or validating:
             if progress.validation_scores_ is None:
                 progress.validation_scores_ = []
                 progress.best_validation_score_ = -np.inf
             if progress.validation_loss_curve_ is None:
                 progress.validation_loss_curve_ = []
-        elif progress.best_loss_ is None:
+            if progress.best_validation_score_ is None:
+                progress.best_validation_score_ = -np.inf
+        if not early_stopping and progress.best_loss_ is None:
             progress.best_loss_ = np.inf
         return progress
 
@@ -326,9 +384,23 @@ class FitRun:
         One epoch (``partial_fit``).
     stop_flag : ndarray of uint8, shape (1,)
         Raised when the interpreter exits (:mod:`fastnn._shutdown`).
+    validation : ValidationData or None, default=None
+        The user's validation data: no split; validation curves every epoch.
+    callbacks : tuple of callable or None, default=None
+        The callbacks to run (copies of ``settings.callbacks``, see
+        :func:`fastnn.callbacks.working_callbacks`); None for
+        ``settings.callbacks`` as they are.
+    fresh_callbacks : bool, default=True
+        Whether the callbacks start anew (``on_train_begin`` is due).
+
+    Attributes
+    ----------
+    callbacks : list of callable
+        The callbacks run, with their state at the end (committed as ``callbacks_``).
     """
 
-    def __init__(self, settings, hooks, model, progress, data, rng, incremental, stop_flag):
+    def __init__(self, settings, hooks, model, progress, data, rng, incremental, stop_flag,
+                 validation=None, callbacks=None, fresh_callbacks=True):
         self.settings = settings
         self.hooks = hooks
         self.network = network = model.network
@@ -347,8 +419,9 @@ class FitRun:
         self.n_iter_no_change = settings.n_iter_no_change
         # scikit-learn's scale of the reported loss (see run_lbfgs for the gradient).
         self.loss_normalizer, self.probability_floor = loss_reporting(network)
-        self.callbacks = list(settings.callbacks)
-        self.validation = None
+        self.callbacks = list(settings.callbacks if callbacks is None else callbacks)
+        self.fresh_callbacks = fresh_callbacks
+        self.validation = validation
         self.sklearn_context = None
         self.epoch_context = None
 
@@ -364,60 +437,139 @@ class FitRun:
         self.model = self.model.with_params(params)
         self.hooks.publish(self.model)
 
-    def _record_epoch(self, loss, n_samples):
+    def _record_epoch(self, loss, n_samples, learning_rate=None):
         progress = self.progress
         progress.n_iter_ += 1
         progress.loss_ = float(loss)
         progress.t_ += n_samples
         progress.loss_curve_.append(float(loss))
+        if progress.learning_rate_curve_ is not None and learning_rate is not None:
+            progress.learning_rate_curve_.append(float(learning_rate))
         if self.verbose:
             print("Iteration %d, loss = %.8f" % (progress.n_iter_, loss))
 
-    def _update_no_improvement(self):
-        """scikit-learn's rule: count epochs without improvement by more than tol."""
-        progress, tol = self.progress, self.tol
-        if self.validation is not None:
-            score, val_loss = self._validate()
-            progress.validation_scores_.append(score)
-            progress.validation_loss_curve_.append(val_loss)
-            if self.verbose:
-                print("Validation score: %f" % score)
-            if score < progress.best_validation_score_ + tol:
-                progress._no_improvement_count += 1
-            else:
-                progress._no_improvement_count = 0
-            if score > progress.best_validation_score_:
-                progress.best_validation_score_ = score
+    def _record_validation(self):
+        """Score the epoch on the validation data; the best score before it."""
+        progress = self.progress
+        score, val_loss = self._validate()
+        progress.validation_scores_.append(score)
+        progress.validation_loss_curve_.append(val_loss)
+        if self.verbose:
+            print("Validation score: %f" % score)
+        previous_best = progress.best_validation_score_
+        if score > previous_best:
+            progress.best_validation_score_ = score
+            if self.settings.early_stopping:
                 progress._best_params = self.model.params
-            return score, val_loss
+        return score, val_loss, previous_best
+
+    def _update_no_improvement(self):
+        """scikit-learn's rule: count epochs without improvement by more than tol.
+
+        On the validation score with early stopping, else on the training loss
+        (user validation data is then only recorded).
+        """
+        progress, tol = self.progress, self.tol
+        score = val_loss = None
+        if self.validation is not None:
+            score, val_loss, previous_best = self._record_validation()
+            if self.settings.early_stopping:
+                if score < previous_best + tol:
+                    progress._no_improvement_count += 1
+                else:
+                    progress._no_improvement_count = 0
+                return score, val_loss
         if progress.loss_curve_[-1] > progress.best_loss_ - tol:
             progress._no_improvement_count += 1
         else:
             progress._no_improvement_count = 0
         if progress.loss_curve_[-1] < progress.best_loss_:
             progress.best_loss_ = progress.loss_curve_[-1]
-        return None, None
+        return score, val_loss
 
     def _validate(self):
-        val_data, y_val, sw_val = self.validation
+        validation, scoring = self.validation, self.settings.scoring
         # The rows prepared once (a sparse X_val is converted once, not every epoch).
-        output = self.model.forward(val_data.inputs)
-        prediction = self.hooks.decode(self.model, output)
-        if (np.issubdtype(np.asarray(prediction).dtype, np.floating)
-                and not np.isfinite(prediction).all()):
-            score = np.nan
-        else:
-            score = float(self.hooks.validation_score(y_val, prediction, sw_val))
-        return score, self.model.objective(val_data, None, None, self.alpha, self.l1)
+        if scoring is None:
+            output = self.model.forward(validation.data.inputs)
+            prediction = self.hooks.decode(self.model, output)
+            if (np.issubdtype(np.asarray(prediction).dtype, np.floating)
+                    and not np.isfinite(prediction).all()):
+                score = np.nan
+            else:
+                score = float(self.hooks.validation_score(validation.y, prediction,
+                                                          validation.sample_weight))
+            return score, self.model.objective(validation.data, None, None, self.alpha, self.l1)
+        val_loss = self.model.objective(validation.data, None, None, self.alpha, self.l1)
+        if scoring == "loss":
+            # Higher is better for every score: the objective's negative, as
+            # scikit-learn's HistGradientBoosting scores with scoring='loss'.
+            return -val_loss, val_loss
+        score = self.hooks.scorer(self.progress.counters(), self.model, validation)
+        return float(score), val_loss
 
-    def _notify(self, score, val_loss):
+    # -- callbacks --------------------------------------------------------
+
+    def _rate_refusal(self):
+        """Why the callbacks may not set this fit's learning rate (None: they may)."""
+        if not self.settings.stochastic:
+            return (f"solver={self.settings.solver!r} has no learning rate for a callback "
+                    "to set: use solver='sgd' or 'adam'.")
+        if self.schedule.lr_schedule != "constant":
+            return (f"learning_rate={self.schedule.lr_schedule!r} already schedules the "
+                    "learning rate: set learning_rate='constant' for a callback to set it.")
+        return None
+
+    def _info(self, score=None, val_loss=None, learning_rate=None):
+        rate = None
+        if self.schedule is not None:
+            rate = (self.schedule.optimizer.learning_rate if learning_rate is None
+                    else learning_rate)
+        return FitInfo(self.progress.n_iter_, self.progress.loss_, score, val_loss,
+                       self.hooks.estimator, learning_rate=rate, params=self.model.params,
+                       rate_refusal=self._rate_refusal())
+
+    def _take_rate(self, info):
+        """Apply the learning rate a callback set (from the next epoch on)."""
+        if info.next_learning_rate is not None and self.schedule is not None:
+            self.schedule.optimizer.learning_rate = info.next_learning_rate
+
+    def _begin_callbacks(self):
+        """``on_train_begin`` of fresh callbacks; refuse rate setters without a rate."""
+        setters = [type(c).__name__ for c in self.callbacks
+                   if getattr(c, "sets_learning_rate", False)]
+        if setters and self._rate_refusal() is not None:
+            raise ValueError(f"{', '.join(setters)} set the learning rate, but "
+                             + self._rate_refusal())
+        if not self.fresh_callbacks:
+            return
+        info = self._info()
+        for callback in self.callbacks:
+            if hasattr(callback, "on_train_begin"):
+                callback.on_train_begin(info)
+        self._take_rate(info)
+
+    def _end_callbacks(self):
+        """``on_train_end`` (fit only): the parameters a callback restores become the model's."""
+        if self.incremental:
+            return
+        info = self._info()
+        for callback in self.callbacks:
+            if hasattr(callback, "on_train_end"):
+                callback.on_train_end(info)
+        if info.restored_params is not None:
+            self._publish(np.array(info.restored_params, dtype=self.network.dtype))
+
+    def _notify(self, score, val_loss, learning_rate=None):
         """Run the user's callbacks; True when one asks to stop."""
         stop = False
         if self.callbacks:
-            info = FitInfo(self.progress.n_iter_, self.progress.loss_, score, val_loss,
-                           self.hooks.estimator)
+            info = self._info(score, val_loss, learning_rate)
             for callback in self.callbacks:
-                stop = bool(callback(info)) or stop
+                on_epoch_end = getattr(callback, "on_epoch_end", callback)
+                stop = bool(on_epoch_end(info)) or stop
+            if self.schedule is not None:
+                self._take_rate(info)
         if self.epoch_context is not None:
             stop = bool(self.epoch_context.call_on_fit_task_end(
                 estimator=self.hooks.estimator, X=self.X, y=self.y,
@@ -459,7 +611,8 @@ class FitRun:
         ``optimizer`` is None for L-BFGS, whose state lives inside scipy.
         """
         progress = self.progress
-        lists = ("loss_curve_", "validation_scores_", "validation_loss_curve_")
+        lists = ("loss_curve_", "validation_scores_", "validation_loss_curve_",
+                 "learning_rate_curve_")
         return {
             "model": self.model,
             "optimizer": None if optimizer is None else optimizer.state_snapshot(),
@@ -468,6 +621,10 @@ class FitRun:
                         if name not in lists},
             "lengths": {name: len(getattr(progress, name)) for name in lists
                         if getattr(progress, name) is not None},
+            # The callbacks' state is scalars and references to snapshot
+            # vectors nothing writes: a shallow copy keeps it.
+            "callbacks": [dict(vars(c)) if isinstance(c, Callback) else None
+                          for c in self.callbacks],
         }
 
     def _rollback(self, checkpoint, optimizer=None):
@@ -480,6 +637,10 @@ class FitRun:
             setattr(self.progress, name, value)
         for name, length in checkpoint["lengths"].items():
             del getattr(self.progress, name)[length:]
+        for callback, state in zip(self.callbacks, checkpoint["callbacks"]):
+            if state is not None:
+                vars(callback).clear()
+                vars(callback).update(state)
 
     def _keep_or_reraise(self, interrupt):
         """After Ctrl-C and the rollback: keep the epochs this call completed, if any.
@@ -519,7 +680,8 @@ class FitRun:
         else:
             y_val = Y_val.ravel() if Y_val.shape[1] == 1 else Y_val
         # The validation rows are prepared once for the objective of every epoch.
-        self.validation = (self.network.training_data(X_val, Y_val, sw_val), y_val, sw_val)
+        self.validation = ValidationData(self.network.training_data(X_val, Y_val, sw_val),
+                                         y_val, sw_val, X_val, False)
         return X_train, np.ascontiguousarray(Y_train), sw_train
 
     def run_stochastic(self, schedule):
@@ -537,8 +699,9 @@ class FitRun:
         self.schedule = schedule
         early_stopping = settings.early_stopping
         X, Y, sample_weight = self.X, self.Y, self.sample_weight
-        if early_stopping:
+        if early_stopping and self.validation is None:
             X, Y, sample_weight = self._split_validation(X, Y, sample_weight)
+        self._begin_callbacks()
         n_samples = X.shape[0]
         batch_size = settings.batch_size
         if batch_size == "auto":
@@ -562,13 +725,14 @@ class FitRun:
         # state exactly as scikit-learn's shuffle draws them.
         with continued_stream(self.rng) as stream:
             bit_generator = stream if settings.shuffle else None
-            if (self.callbacks or self.verbose or early_stopping
+            if (self.callbacks or self.verbose or self.validation is not None
                     or self.hooks.callback_context is not None):
                 self._epochs_one_by_one(trainer, schedule, order, bit_generator)
             else:
                 self._epochs_compiled(trainer, schedule, order, bit_generator)
         if early_stopping:
             self._publish(self.progress._best_params)
+        self._end_callbacks()
         self._end_sklearn_callbacks()
 
     def _epochs_compiled(self, trainer, schedule, order, bit_generator):
@@ -647,8 +811,9 @@ class FitRun:
     def _epochs_one_by_one(self, trainer, schedule, order, bit_generator):
         """One compiled epoch at a time, for what needs Python after each.
 
-        Callbacks, ``verbose`` and early stopping's validation run here,
-        with scikit-learn's bookkeeping in :meth:`_update_no_improvement`.
+        Callbacks, ``verbose`` and the validation run here, with
+        scikit-learn's bookkeeping in :meth:`_update_no_improvement`. A
+        learning rate a callback sets after an epoch is the next one's.
         """
         settings, net, progress = self.settings, self.network, self.progress
         early_stopping = settings.early_stopping
@@ -664,6 +829,7 @@ class FitRun:
             for _ in range(self.max_iter):
                 stop_if_exiting(self.stop_flag)
                 self._begin_epoch()
+                rate = optimizer.learning_rate
                 status = trainer.run_epochs(net.params, optimizer, order, rules, losses)
                 if status == "stopped":
                     stop_if_exiting(self.stop_flag)
@@ -673,10 +839,10 @@ class FitRun:
                     self._end_diverged_epoch(n_samples, checkpoint, optimizer)
                     break
                 self._publish(net.params.copy())
-                self._record_epoch(losses[0], n_samples)
+                self._record_epoch(losses[0], n_samples, rate)
                 score, val_loss = self._update_no_improvement()
                 schedule.iteration_ends(progress.t_)
-                if self._notify(score, val_loss):
+                if self._notify(score, val_loss, rate):
                     break
                 if progress._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
@@ -711,7 +877,7 @@ class FitRun:
         """
         optimizer.restore_state(checkpoint["optimizer"])
         optimizer.learning_rate = checkpoint["learning_rate"]
-        self._record_epoch(np.nan, n_samples)
+        self._record_epoch(np.nan, n_samples, optimizer.learning_rate)
         progress = self.progress
         progress.validation_scores_.append(np.nan)
         progress.validation_loss_curve_.append(np.nan)
@@ -722,7 +888,7 @@ class FitRun:
             "Training diverged at epoch %d (the loss is not finite): stopped, keeping "
             "the parameters of the best validation score. Lower learning_rate_init or "
             "scale the data." % progress.n_iter_, ConvergenceWarning)
-        self._notify(np.nan, np.nan)
+        self._notify(np.nan, np.nan, optimizer.learning_rate)
 
     # -- L-BFGS -----------------------------------------------------------
 
@@ -739,7 +905,8 @@ class FitRun:
         settings, net = self.settings, self.network
         X, Y, sample_weight = self.X, self.Y, self.sample_weight
         early_stopping = settings.early_stopping
-        if early_stopping:
+        self._begin_callbacks()
+        if early_stopping and self.validation is None:
             X, Y, sample_weight = self._split_validation(X, Y, sample_weight)
         # Checked and converted once, for every evaluation of the objective.
         data = net.training_data(X, Y, sample_weight)
@@ -776,6 +943,8 @@ class FitRun:
                 # Only the validation rule: L-BFGS has its own stopping tests
                 # on the training loss (ftol/gtol).
                 score, val_loss = self._update_no_improvement()
+            elif self.validation is not None:
+                score, val_loss, _ = self._record_validation()
             if self._notify(score, val_loss) or (
                     early_stopping
                     and self.progress._no_improvement_count > self.n_iter_no_change):
@@ -798,6 +967,7 @@ class FitRun:
             self._keep_or_reraise(interrupt)
             if early_stopping and self.progress.validation_scores_:
                 self._publish(self.progress._best_params)
+            self._end_callbacks()
             self._end_sklearn_callbacks()
             return
         if stop:
@@ -813,6 +983,7 @@ class FitRun:
             self._publish(self.progress._best_params)
         else:
             self._publish(np.array(to_params(result.x), dtype=dtype))
+        self._end_callbacks()
         self._end_sklearn_callbacks()
 
 

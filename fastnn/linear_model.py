@@ -54,7 +54,9 @@ _PARAMETERS_DOC = """
         Print the loss after every iteration or epoch.
     callbacks : callable, list of callables or None, default=None
         Called after every iteration/epoch with a :class:`fastnn.callbacks.FitInfo`;
-        returning True stops training.
+        returning True stops training. The callbacks of :mod:`fastnn.callbacks`
+        (learning-rate schedules for 'sgd'/'adam', ``EarlyStopping`` on
+        ``'loss'``) run as copies, committed with their state as ``callbacks_``.
     kernel_initializer : str, list or None, default=None
         How the weights are first drawn (from ``random_state``). None is
         scikit-learn's MLP scheme: weights and intercepts uniform in its
@@ -71,6 +73,11 @@ _ATTRIBUTES_DOC = """
         Iterations (L-BFGS) or epochs run.
     loss_curve_ : list of float
         Objective after every iteration or epoch.
+    learning_rate_curve_ : list of float or None
+        The learning rate of each 'sgd'/'adam' epoch, recorded when
+        ``callbacks`` is set.
+    callbacks_ : tuple of callable
+        The callbacks as the fit left them (defined when ``callbacks`` is set).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X had feature names."""

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 from sklearn.base import (ClassifierMixin, ClassNamePrefixFeaturesOutMixin, RegressorMixin,
                           TransformerMixin, _fit_context)
+from sklearn.metrics import get_scorer_names
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastnn._base import BaseNetworkEstimator
@@ -78,8 +79,9 @@ _COMMON_PARAMETERS_DOC = """
     nesterovs_momentum : bool, default=True
         Use Nesterov's momentum ('sgd').
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data and stop when the
-        validation score stops improving; the best parameters are kept. Unlike
+        Hold out ``validation_fraction`` of the training data (or use the
+        ``X_val``, ``y_val`` given to ``fit``) and stop when the validation
+        score stops improving; the best parameters are kept. Unlike
         scikit-learn, which ignores it for 'lbfgs', fastnn applies it to every
         solver (for 'lbfgs', one check per iteration), so ``validation_scores_``
         and ``validation_loss_curve_`` exist for every solver. An epoch of 'sgd'
@@ -89,7 +91,8 @@ _COMMON_PARAMETERS_DOC = """
         but runs on to ``max_iter`` with NaN epochs). Without early stopping a
         divergence raises, leaving the previous model as it was.
     validation_fraction : float, default=0.1
-        Share of the training data held out with ``early_stopping``.
+        Share of the training data held out with ``early_stopping`` (none
+        when ``fit`` is given ``X_val``).
     beta_1, beta_2 : float, defaults 0.9 and 0.999
         Decay rates of Adam's moment estimates.
     epsilon : float, default=1e-8
@@ -105,7 +108,27 @@ _CALLBACKS_DOC = """
         :class:`fastnn.callbacks.FitInfo` (``epoch``, ``loss``, ``validation_score``,
         ``validation_loss``, ``estimator``); a callable returning True stops
         training. scikit-learn's callbacks (``ProgressBar``, ``ScoringMonitor``)
-        attach with ``set_callbacks`` instead."""
+        attach with ``set_callbacks`` instead. The callbacks of
+        :mod:`fastnn.callbacks` (``LearningRateScheduler``, ``CosineDecay``,
+        ``ReduceLROnPlateau``, ``EarlyStopping``) are objects with state: the
+        fit runs copies of them, committed with their state as
+        ``callbacks_``, and a learning rate one sets applies from the next
+        epoch ('sgd' and 'adam' with ``learning_rate='constant'``; 'lbfgs'
+        refuses the ones that set a rate)."""
+
+_SCORING_DOC = """
+    scoring : str, callable or None, default=None
+        The validation score (``validation_scores_``, ``best_validation_score_``,
+        ``FitInfo.validation_score``), which ``early_stopping`` maximises:
+
+        - None: the estimator's ``score`` (accuracy, or R^2), scikit-learn's;
+        - 'loss': the negative validation objective, ``-validation_loss_curve_``
+          (higher is better, as for every score; the same sign as
+          HistGradientBoosting's ``scoring='loss'``);
+        - a scorer name of :func:`sklearn.metrics.get_scorer_names`;
+        - a callable ``scorer(estimator, X, y)`` (with ``sample_weight=`` when
+          there are validation weights), called on a fitted copy of the
+          estimator as of the epoch."""
 
 _INITIALIZER_DOC = """
     kernel_initializer : str, list or None, default=None
@@ -148,12 +171,22 @@ _ATTRIBUTES_DOC = """
     loss_curve_ : list of float
         Training loss after each epoch, or each L-BFGS iteration.
     validation_scores_ : list of float or None
-        Validation score after each epoch or L-BFGS iteration (with ``early_stopping``).
+        Validation score (see ``scoring``) after each epoch or L-BFGS iteration
+        (with ``early_stopping``, or ``X_val``).
     validation_loss_curve_ : list of float or None
-        Validation loss (penalty included) after each epoch or L-BFGS iteration
-        (with ``early_stopping``).
+        Validation objective (penalty included) after each epoch or L-BFGS
+        iteration (with ``early_stopping``, or ``X_val``).
     best_validation_score_ : float or None
-        Best validation score (with ``early_stopping``)."""
+        Best validation score (with ``early_stopping``, or ``X_val``).
+    learning_rate_curve_ : list of float or None
+        The learning rate each epoch of 'sgd' or 'adam' ran with, recorded
+        when ``callbacks`` is set (None otherwise; a fit without callbacks
+        continuing one with them drops it).
+    callbacks_ : tuple of callable
+        The callbacks as the fit left them (copies of the
+        :class:`fastnn.callbacks.Callback` objects of ``callbacks``, with their
+        state; plain callables as they are); ``partial_fit`` continues them.
+        Defined when ``callbacks`` is set."""
 
 
 class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -190,13 +223,15 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [callable, list, tuple, None],
         "kernel_initializer": [None, InitializerConstraint()],
+        "scoring": [StrOptions(set(get_scorer_names()) | {"loss"}), callable, None],
     }
 
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
                  learning_rate, learning_rate_init, power_t, max_iter, shuffle,
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                 n_iter_no_change, max_fun, callbacks, l1_ratio, kernel_initializer):
+                 n_iter_no_change, max_fun, callbacks, l1_ratio, kernel_initializer,
+                 scoring):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -223,6 +258,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.callbacks = callbacks
         self.l1_ratio = l1_ratio
         self.kernel_initializer = kernel_initializer
+        self.scoring = scoring
 
     def _fit_settings(self):
         return FitSettings(
@@ -236,7 +272,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change, max_fun=self.max_fun,
-            warm_start=self.warm_start, l1_ratio=self.l1_ratio)
+            warm_start=self.warm_start, l1_ratio=self.l1_ratio, scoring=self.scoring)
 
     def _architecture(self):
         sizes = hidden_layer_sizes(self.hidden_layer_sizes)
@@ -345,7 +381,8 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._model = new
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data matrix X and targets y.
 
         Parameters
@@ -355,12 +392,32 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets: class labels (classification) or real numbers (regression).
         sample_weight : array-like of shape (n_samples,), default=None
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation data (the signature of scikit-learn's
+            HistGradientBoosting): no split of ``X``; ``validation_scores_`` and
+            ``validation_loss_curve_`` are computed on it after every epoch
+            (L-BFGS iteration) with or without ``early_stopping``, and
+            ``early_stopping=True`` stops on it. Checked as ``X`` (same
+            features and feature names; converted to X's dtype).
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Validation targets, required with ``X_val``: classes among those of
+            ``y``, or as many outputs.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows (times ``class_weight``, as the
+            training rows).
 
         Returns
         -------
         self : object
+
+        Notes
+        -----
+        ``partial_fit`` takes no validation data (as HistGradientBoosting,
+        which has no ``partial_fit``, and scikit-learn's MLP, whose
+        ``partial_fit`` refuses early stopping).
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         validation=(X_val, y_val, sample_weight_val))
 
 
 class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
@@ -384,7 +441,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
         for each sigmoid output (binary and multilabel targets). ``loss_curve_``,
         ``validation_loss_curve_`` and :meth:`objective` report the loss
         against the smoothed targets, as Keras does. With smoothing a
-        multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}{_INITIALIZER_DOC}
+        multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}
 
     Attributes
     ----------
@@ -414,7 +471,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, class_weight=None, label_smoothing=0.0,
-                 callbacks=None, l1_ratio=0.0, kernel_initializer=None):
+                 callbacks=None, l1_ratio=0.0, kernel_initializer=None, scoring=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -424,7 +481,8 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer)
+            callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer,
+            scoring=scoring)
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
 
@@ -446,7 +504,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
         Half squared error (averaged over outputs), or half Poisson deviance.
         With several outputs and 'lbfgs', scikit-learn's gradient is
         ``n_outputs`` times that of its own objective; fastnn's agrees with it,
-        so such fits differ from scikit-learn's (they are correct here).{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}{_INITIALIZER_DOC}
+        so such fits differ from scikit-learn's (they are correct here).{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}
 
     Attributes
     ----------{_ATTRIBUTES_DOC}
@@ -473,7 +531,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, callbacks=None, l1_ratio=0.0,
-                 kernel_initializer=None):
+                 kernel_initializer=None, scoring=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -483,7 +541,8 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer)
+            callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer,
+            scoring=scoring)
         self.loss = loss
 
     def __sklearn_tags__(self):

@@ -6,10 +6,12 @@ array) plus one entry of fastnn's own, ``fastnn.json``, holding the file
 format version and the fastnn version that wrote it. What skops writes is plain
 data: the estimators' hyper-parameters and fitted attributes, the fitted
 network as its layer sizes, activation names, loss and flat parameter array
-(rebuilt on load, see :class:`fastnn._model.FittedModel`), and the learning-rate
+(rebuilt on load, see :class:`fastnn._model.FittedModel`), the learning-rate
 schedule and optimizer state of the stochastic solvers
-(:class:`fastnn._schedule.Schedule`), so ``warm_start`` and ``partial_fit``
-continue exactly.
+(:class:`fastnn._schedule.Schedule`), and the callbacks of
+:mod:`fastnn.callbacks` with their state (numbers, strings and the
+parameters :class:`~fastnn.callbacks.EarlyStopping` keeps), so ``warm_start``
+and ``partial_fit`` continue exactly.
 
 :func:`load` never unpickles. It reads ``fastnn.json`` first, then lets skops
 audit the object tree before anything is built: only :data:`TRUSTED_TYPES`
@@ -32,6 +34,7 @@ import zipfile
 from fastnn._model import FittedModel
 from fastnn._schedule import Schedule
 from fastnn._version import __version__
+from fastnn.callbacks import CosineDecay, EarlyStopping, ReduceLROnPlateau
 from fastnn.linear_model import LinearRegression, LogisticRegression
 from fastnn.neural_network import MLPClassifier, MLPRegressor
 from fastnn.optimizers import SGD, Adam
@@ -48,7 +51,8 @@ FORMAT_VERSION = 2
 #: one by one, no wildcard: a new class must be added here deliberately, once
 #: its state is plain data that is checked on load.
 TRUSTED_TYPES = (MLPClassifier, MLPRegressor, LinearRegression, LogisticRegression,
-                 FittedModel, Schedule, SGD, Adam)
+                 FittedModel, Schedule, SGD, Adam, CosineDecay, ReduceLROnPlateau,
+                 EarlyStopping)
 
 #: ``(module, class)`` in files of format version 1 -> the class that reads
 #: that state in this version (same state, another path).

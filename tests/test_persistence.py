@@ -22,6 +22,7 @@ import fastnn
 from fastnn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 from fastnn._model import FittedModel
 from fastnn._parameters import usable_activation_names
+from fastnn.callbacks import CosineDecay, EarlyStopping, LearningRateScheduler, ReduceLROnPlateau
 from fastnn.persistence import FORMAT_VERSION, TRUSTED_TYPES, ModelFileError
 
 sio = pytest.importorskip("skops.io")
@@ -370,6 +371,58 @@ def test_warm_start_with_early_stopping_continues_from_a_loaded_model(solver, da
     np.testing.assert_array_equal(loaded._best_params, uninterrupted._best_params)
 
 
+def _callback_states(est):
+    return [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in c.__dict__.items()}
+            for c in est.callbacks_]
+
+
+def _with_callbacks(seed):
+    return MLPClassifier((6,), solver="sgd", max_iter=4, random_state=seed, scoring="loss",
+                         learning_rate_init=0.05, callbacks=[
+                             CosineDecay(0.1, 6, alpha=0.1, warmup_epochs=1),
+                             ReduceLROnPlateau("validation_score", patience=1, factor=0.5),
+                             EarlyStopping("validation_loss", patience=50,
+                                           restore_best_weights=True)])
+
+
+def test_callbacks_their_state_and_the_validation_curves_survive(data, tmp_path):
+    X, y = data[0], _targets(MLPClassifier, data)
+    est = _quiet(_with_callbacks(0).fit, X[:100], y[:100], X_val=X[100:], y_val=y[100:])
+    loaded = _round_trip(est, tmp_path)
+    assert loaded.get_params()["scoring"] == "loss"
+    assert [repr(c) for c in loaded.callbacks] == [repr(c) for c in est.callbacks]
+    assert _callback_states(loaded) == _callback_states(est)
+    assert loaded.callbacks_[2].best_params_ is not None
+    for name in ("learning_rate_curve_", "validation_scores_", "validation_loss_curve_",
+                 "best_validation_score_"):
+        assert getattr(loaded, name) == getattr(est, name), name
+    _assert_same_predictions(est, loaded, X)
+
+
+def test_partial_fit_continues_the_loaded_callbacks(data, tmp_path):
+    X, y = data[0], _targets(MLPClassifier, data)
+    classes = np.unique(y)
+
+    def calls(est, times):
+        for _ in range(times):
+            est.partial_fit(X, y, classes=classes)
+        return est
+
+    make = lambda: MLPClassifier((6,), solver="adam", random_state=0, callbacks=[  # noqa: E731
+        CosineDecay(0.01, 5), ReduceLROnPlateau(patience=1, factor=0.5)])
+    uninterrupted = calls(make(), 4)
+    loaded = calls(_round_trip(calls(make(), 2), tmp_path), 2)
+    np.testing.assert_array_equal(_params(loaded), _params(uninterrupted))
+    assert loaded.learning_rate_curve_ == uninterrupted.learning_rate_curve_
+    assert _callback_states(loaded) == _callback_states(uninterrupted)
+
+
+def test_a_schedule_function_is_code_and_is_not_saved(data, tmp_path):
+    est = MLPClassifier(callbacks=[LearningRateScheduler(lambda epoch: 0.01)])
+    with pytest.raises(TypeError, match="Nothing was written"):
+        fastnn.save(est, tmp_path / "model.skops")
+
+
 @pytest.mark.parametrize("cls", [LinearRegression, LogisticRegression])
 def test_single_neuron_refit_after_loading_matches(cls, data, tmp_path):
     X, y = data[0], _targets(cls, data)
@@ -451,7 +504,8 @@ def test_the_trusted_types_are_exactly_fastnns_own_enumerated_classes():
         "fastnn.neural_network.MLPClassifier", "fastnn.neural_network.MLPRegressor",
         "fastnn.linear_model.LinearRegression", "fastnn.linear_model.LogisticRegression",
         "fastnn._model.FittedModel", "fastnn._schedule.Schedule", "fastnn.optimizers.SGD",
-        "fastnn.optimizers.Adam"}
+        "fastnn.optimizers.Adam", "fastnn.callbacks.CosineDecay",
+        "fastnn.callbacks.ReduceLROnPlateau", "fastnn.callbacks.EarlyStopping"}
 
 
 def _as_format_1(entries):

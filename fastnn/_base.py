@@ -83,6 +83,10 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         """
         raise NotImplementedError
 
+    def _dropout(self, n_hidden):
+        """The dropout rate of each of the ``n_hidden`` hidden layers (none here)."""
+        return (0.0,) * n_hidden
+
     def _loss_name(self, n_outputs, labels):
         """The Network loss for this estimator and these targets."""
         raise NotImplementedError
@@ -250,6 +254,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         first_pass = previous is None or (not settings.warm_start and not incremental)
 
         hidden, hidden_activation, bound_activation = self._architecture()
+        dropout = self._dropout(len(hidden))
         if settings.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         X, y, n_features_in, feature_names_in = self._validate_training_data(
@@ -272,7 +277,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         # The fit's one network: the solvers train its params (the working
         # vector); every snapshot shares it and holds its own copy of them.
-        network = Network(layer_sizes, hidden_activation, loss, X.dtype)
+        network = Network(layer_sizes, hidden_activation, loss, X.dtype, dropout)
         if first_pass:
             network.initialize(rng, bound_activation)
         else:

@@ -526,7 +526,7 @@ class Network:
 
 
 def _dropout_rates(dropout, n_hidden):
-    if isinstance(dropout, numbers.Real) and not isinstance(dropout, bool):
+    if isinstance(dropout, (numbers.Real, bool)):
         rates = [dropout] * n_hidden
     else:
         rates = list(dropout)

@@ -201,7 +201,9 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         ``sample_weight`` (and ``class_weight``), plus
         ``alpha / (2 * sum(sample_weight)) * ||W||^2`` with the current
         ``alpha``. It reads the model ``predict`` reads, so during a fit it
-        is that of the last complete epoch.
+        is that of the last complete epoch. It is the whole network's: with
+        ``dropout``, ``loss_curve_`` records the loss of the thinned
+        networks trained instead, and ``validation_loss_curve_`` this one.
 
         Parameters
         ----------

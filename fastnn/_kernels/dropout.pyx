@@ -18,6 +18,7 @@ Layers up to 2**32 and units up to 2**34 per layer get distinct counters.
 to tests and to anyone who wants to reproduce a training step.
 """
 
+from libc.math cimport ceil
 from libc.stdint cimport uint64_t
 
 import numpy as np
@@ -31,6 +32,9 @@ cdef void draw_keep(const DropoutKey* key, Py_ssize_t layer, double rate, floati
     cdef uint64_t counter[4]
     cdef uint64_t words[4]
     cdef floating scale = <floating>(1.0 / (1.0 - rate))
+    # u = top53 * 2**-53 < rate exactly when the integer top53 < ceil(rate * 2**53)
+    # (exact in double: a power-of-two scaling), which spares a conversion a unit.
+    cdef uint64_t threshold = <uint64_t>ceil(rate / _UNIT)
     cdef Py_ssize_t k, j, i, n
     cdef floating* row
     counter[0] = key.epoch
@@ -44,7 +48,7 @@ cdef void draw_keep(const DropoutKey* key, Py_ssize_t layer, double rate, floati
             fnn_philox4x64_10(counter, key.seed, words)
             n = min(4, n_units - j)
             for i in range(n):
-                row[j + i] = 0 if <double>(words[i] >> 11) * _UNIT < rate else scale
+                row[j + i] = 0 if (words[i] >> 11) < threshold else scale
             j += 4
 
 

@@ -494,7 +494,7 @@ class Network:
 
     def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
                     alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False,
-                    probability_floor=0.0, n_threads=None):
+                    probability_floor=0.0, n_threads=None, dropout_seed=None):
         """One epoch of minibatch training in compiled code, updating ``params``.
 
         A one-epoch :meth:`trainer`: see there for the parameters. A fit of
@@ -515,7 +515,8 @@ class Network:
             As :meth:`EpochTrainer.run` returns them.
         """
         trainer = self.trainer(X, Y, batch_size, sample_weight, alpha, loss_normalizer,
-                               probability_floor, stop_flag, check_signals, n_threads)
+                               probability_floor, stop_flag, check_signals, n_threads,
+                               dropout_seed)
         return trainer.run(self.params, optimizer, order)
 
     def __repr__(self):

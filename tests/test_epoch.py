@@ -562,3 +562,10 @@ def test_a_team_with_dropout_needs_its_seed():
         EpochTeam(net.plan, net.training_data(X, Y), 16, 1, Objective())
     with pytest.raises(ValueError, match="dropout_seed"):
         net.trainer(X, Y, 16)
+    # One epoch through the one-epoch helper is the trainer's first epoch.
+    twin = Network((5, 9, 6, 3), ["tanh", "sigmoid"], "categorical_cross_entropy",
+                   dropout=[0.5, 0.25]).set_params(net.params)
+    order = np.arange(61)
+    net.train_epoch(X, Y, order, 16, Adam(0.01), dropout_seed=DROPOUT_SEED)
+    twin.trainer(X, Y, 16, dropout_seed=DROPOUT_SEED).run(twin.params, Adam(0.01), order)
+    np.testing.assert_array_equal(net.params, twin.params)

@@ -89,6 +89,10 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         """
         raise NotImplementedError
 
+    def _dropout(self, n_hidden):
+        """The dropout rate of each of the ``n_hidden`` hidden layers (none here)."""
+        return (0.0,) * n_hidden
+
     def _loss_name(self, n_outputs, labels):
         """The Network loss for this estimator and these targets."""
         raise NotImplementedError
@@ -211,8 +215,11 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         clipping of probabilities at machine epsilon), weighted by
         ``sample_weight`` (and ``class_weight``), plus
         ``alpha / sum(sample_weight) * (l1_ratio * ||W||_1 + (1 - l1_ratio) / 2
-        * ||W||^2)`` with the current ``alpha`` and ``l1_ratio``. It reads the model ``predict`` reads, so during a fit it
-        is that of the last complete epoch.
+        * ||W||^2)`` with the current ``alpha`` and ``l1_ratio``. It reads the
+        model ``predict`` reads, so during a fit it is that of the last complete
+        epoch. It is the whole network's: with ``dropout``, ``loss_curve_``
+        records the loss of the thinned networks trained instead, and
+        ``validation_loss_curve_`` this one.
 
         Parameters
         ----------
@@ -350,6 +357,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
 
         hidden, hidden_activation, bound_activation = self._architecture()
         initializer = kernel_initializers(self.kernel_initializer, len(hidden) + 1)
+        dropout = self._dropout(len(hidden))
         if settings.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         X, y, n_features_in, feature_names_in = self._validate_training_data(
@@ -372,7 +380,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         # The fit's one network: the solvers train its params (the working
         # vector); every snapshot shares it and holds its own copy of them.
-        network = Network(layer_sizes, hidden_activation, loss, X.dtype)
+        network = Network(layer_sizes, hidden_activation, loss, X.dtype, dropout)
         if first_pass:
             network.initialize(rng, bound_activation, initializer)
         else:

@@ -33,7 +33,7 @@ from fastnn._model import loss_reporting, penalty_strengths
 from fastnn._schedule import Schedule
 from fastnn._shutdown import InterpreterExiting, stop_if_exiting
 from fastnn.callbacks import Callback, FitInfo
-from fastnn.network import EpochRules, continued_stream
+from fastnn.network import EpochRules, continued_stream, dropout_seed
 
 __all__ = ["FitSettings", "FitHooks", "FitData", "ValidationData", "Progress", "FitRun",
            "NON_FINITE_MESSAGE", "STOCHASTIC_SOLVERS"]
@@ -261,7 +261,8 @@ class Progress:
 
     COUNTERS = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_",
                 "validation_scores_", "best_validation_score_", "validation_loss_curve_",
-                "learning_rate_curve_", "_no_improvement_count", "_best_params")
+                "learning_rate_curve_", "_no_improvement_count", "_best_params",
+                "_dropout_seed")
 
     def __init__(self, **values):
         for name in self.COUNTERS:
@@ -379,7 +380,8 @@ class FitRun:
     progress : Progress
     data : FitData
     rng : numpy.random.RandomState
-        Draws the early-stopping split and the epoch orders.
+        Draws the early-stopping split and the epoch orders; with dropout,
+        its state keys the masks (:meth:`run_stochastic`).
     incremental : bool
         One epoch (``partial_fit``).
     stop_flag : ndarray of uint8, shape (1,)
@@ -687,6 +689,13 @@ class FitRun:
     def run_stochastic(self, schedule):
         """Run 'sgd' or 'adam': ``max_iter`` epochs (one for ``partial_fit``).
 
+        With dropout, the masks' key is hashed from the random state's state
+        at the start of the first such run (:func:`fastnn.network.dropout_seed`:
+        after the initial weights, before the early-stopping split and the
+        first order, none of which it changes) and kept with the counters, so
+        warm starts and ``partial_fit`` calls continue the same masks; each
+        epoch's masks are keyed by ``t_`` before it.
+
         Parameters
         ----------
         schedule : fastnn._schedule.Schedule or None
@@ -697,6 +706,11 @@ class FitRun:
         if schedule is None:
             schedule = settings.new_schedule()
         self.schedule = schedule
+        seed = None
+        if net.has_dropout:
+            if self.progress._dropout_seed is None:
+                self.progress._dropout_seed = dropout_seed(self.rng)
+            seed = self.progress._dropout_seed
         early_stopping = settings.early_stopping
         X, Y, sample_weight = self.X, self.Y, self.sample_weight
         if early_stopping and self.validation is None:
@@ -718,7 +732,7 @@ class FitRun:
                               loss_normalizer=self.loss_normalizer,
                               probability_floor=self.probability_floor,
                               stop_flag=self.stop_flag, check_signals=check_signals,
-                              l1=self.l1)
+                              l1=self.l1, dropout_seed=seed)
         order = np.arange(n_samples, dtype=np.intp)
         self._begin_sklearn_callbacks(1 if self.incremental else self.max_iter)
         # Epoch orders come from the compiled loop, drawn from the fit's random
@@ -819,8 +833,9 @@ class FitRun:
         early_stopping = settings.early_stopping
         n_samples = order.shape[0]
         optimizer = schedule.optimizer
-        # Orders only: the bookkeeping between epochs is Python's here.
-        rules = EpochRules(bit_generator)
+        # Orders only: the bookkeeping between epochs is Python's here. The
+        # samples seen key each epoch's dropout masks, as in compiled runs.
+        rules = EpochRules(bit_generator, samples_seen=progress.t_)
         losses = np.empty(1)
         # The last fully processed epoch, to roll back to when Ctrl-C arrives in
         # the middle of one (the network then holds a partial epoch).

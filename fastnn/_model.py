@@ -190,7 +190,7 @@ class FittedModel:
         net = self.network
         return {"layer_sizes": net.layer_sizes,
                 "hidden_activation": [a.name for a in net.activations[:-1]],
-                "loss": net.loss, "params": self.params,
+                "loss": net.loss, "dropout": list(net.dropout), "params": self.params,
                 "n_features_in": self.n_features_in,
                 "feature_names_in": self.feature_names_in, "labels": self.labels}
 
@@ -211,7 +211,9 @@ class FittedModel:
             raise ValueError(f"layer sizes must be a sequence of integers, got {sizes!r}")
         if sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) > params.size:
             raise ValueError(f"{params.size} parameters cannot fill layers {tuple(sizes)}")
-        network = Network(sizes, state["hidden_activation"], state["loss"], params.dtype)
+        # Files written before dropout existed hold networks without it.
+        network = Network(sizes, state["hidden_activation"], state["loss"], params.dtype,
+                          state.get("dropout", 0.0))
         if params.shape != (network.n_params,):
             raise ValueError(f"{network!r} has {network.n_params} parameters, "
                              f"got {params.size}")

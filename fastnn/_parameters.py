@@ -3,22 +3,24 @@
 scikit-learn validates each constructor parameter against a constraint
 (``_parameter_constraints``) before ``fit`` runs; :class:`ActivationConstraint`
 is fastnn's constraint for ``activation``, :class:`InitializerConstraint` for
-``kernel_initializer``. The checks that need more than one value at a time
-(layer widths, one activation per hidden layer, one initializer per layer)
-run at the start of each fit: :func:`hidden_layer_sizes`,
-:func:`hidden_activations` and :func:`kernel_initializers`.
+``kernel_initializer``, :class:`DropoutConstraint` for ``dropout``. The
+checks that need more than one value at a time (layer widths, one activation
+or dropout rate per hidden layer, one initializer per layer) run at the start
+of each fit: :func:`hidden_layer_sizes`, :func:`hidden_activations`,
+:func:`kernel_initializers` and :func:`dropout_rates`.
 """
 
 import numbers
 
-from sklearn.utils._param_validation import InvalidParameterError, StrOptions
+import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError, Interval, StrOptions
 
 from fastnn.activations import get as get_activation, names as activation_names
 from fastnn.initializers import NAMES as INITIALIZER_NAMES
 
 __all__ = ["NameListConstraint", "ActivationConstraint", "InitializerConstraint",
-           "usable_activation_names", "hidden_layer_sizes", "hidden_activations",
-           "kernel_initializers"]
+           "DropoutConstraint", "usable_activation_names", "hidden_layer_sizes",
+           "hidden_activations", "kernel_initializers", "dropout_rates"]
 
 
 def usable_activation_names():
@@ -197,3 +199,69 @@ def kernel_initializers(kernel_initializer, n_layers):
             f"{n_layers}, one (a name or None) per weight layer: the hidden layers, "
             "then the output layer. Or give one name for every layer.")
     return kernel_initializer
+
+
+def _is_rate(value):
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and 0 <= value < 1)
+
+
+class DropoutConstraint(Interval):
+    """Parameter constraint: a dropout rate in [0, 1), or a list of them.
+
+    An ``Interval`` so that scikit-learn's validation accepts it as a
+    constraint (and generates out-of-range values from it in its own tests).
+    """
+
+    def __init__(self):
+        super().__init__(numbers.Real, 0, 1, closed="left")
+
+    def is_satisfied_by(self, value):
+        """Whether ``value`` is one rate in [0, 1) or a list, tuple or 1-D array of them.
+
+        Parameters
+        ----------
+        value : object
+            The ``dropout`` parameter as given.
+
+        Returns
+        -------
+        bool
+            True for a valid rate or sequence of rates (its length is checked
+            at fit, by :func:`dropout_rates`).
+        """
+        if isinstance(value, (list, tuple, np.ndarray)):
+            values = list(value) if np.ndim(value) == 1 else [None]
+            return all(_is_rate(v) for v in values)
+        return _is_rate(value)
+
+    def __str__(self):
+        return ("a float in the range [0, 1) or a list of them, one per hidden layer")
+
+
+def dropout_rates(dropout, n_hidden):
+    """The ``dropout`` parameter for ``n_hidden`` layers: one rate for each.
+
+    Parameters
+    ----------
+    dropout : float or sequence of float
+        As :class:`DropoutConstraint` accepts it.
+    n_hidden : int
+
+    Returns
+    -------
+    tuple of float
+
+    Raises
+    ------
+    InvalidParameterError
+        When a list does not give one rate per hidden layer.
+    """
+    if np.ndim(dropout) == 0:
+        return (float(dropout),) * n_hidden
+    rates = tuple(float(rate) for rate in dropout)
+    if len(rates) != n_hidden:
+        raise InvalidParameterError(
+            f"dropout has {len(rates)} rates for {n_hidden} hidden layers; give one "
+            "float in the range [0, 1), or one per hidden layer.")
+    return rates

@@ -8,9 +8,15 @@ and exposes per-layer ``coefs``/``intercepts`` views into it. Every pass
 takes the parameters to use, so one network serves many parameter vectors
 (a fit's snapshots). It knows nothing of labels, data validation or
 scikit-learn: estimators build on it.
+
+A network may carry a dropout rate per hidden layer: minibatch training
+(:meth:`Network.trainer`) then drops that share of the layer's units at each
+step, keyed by a seed (:func:`dropout_seed`); every other pass (forward,
+hidden outputs, the objective and L-BFGS's gradient) uses the whole network.
 """
 
 import contextlib
+import hashlib
 import numbers
 import time
 import types
@@ -84,6 +90,11 @@ class Network:
         softmax, exponential), with which it is fused in the kernels.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Type of the parameters and of all arithmetic.
+    dropout : float or sequence of float, default=0.0
+        Share of each hidden layer's units dropped at every minibatch
+        training step, in [0, 1): one rate for every hidden layer, or one per
+        hidden layer (inverted dropout: the kept units are scaled by
+        ``1 / (1 - rate)``; see :mod:`fastnn._kernels.dropout`).
 
     Attributes
     ----------
@@ -98,13 +109,15 @@ class Network:
         ``intercepts[l]`` shape ``(n_z,)``.
     n_weights : int
         Length of the weight prefix of ``params`` (what L2 penalises).
+    dropout : tuple of float
+        The dropout rate of each hidden layer.
     plan : fastnn._kernels.plan.NetworkPlan
         The structure compiled for the kernels, built once with the network
         and immutable like ``layers``: every pass over rows runs through it.
     """
 
     def __init__(self, layer_sizes, hidden_activation="relu", loss="squared_error",
-                 dtype=np.float64):
+                 dtype=np.float64, dropout=0.0):
         sizes = tuple(layer_sizes)
         if len(sizes) < 2:
             raise ValueError("layer_sizes needs at least the input and output sizes, "
@@ -126,6 +139,7 @@ class Network:
             if len(hidden) != n_hidden:
                 raise ValueError(f"got {len(hidden)} hidden activations for {n_hidden} "
                                  "hidden layers")
+        self.dropout = _dropout_rates(dropout, n_hidden)
         self.layer_sizes = tuple(int(s) for s in sizes)
         self.loss = loss
         self.dtype = dtype
@@ -154,8 +168,11 @@ class Network:
         kinds = np.array([a.kind for a in self.activations], dtype=np.intc)
         activation_params = np.array([a.spec_params for a in self.activations],
                                      dtype=np.float64).reshape(n_layers, 3)
+        # A network without dropout compiles the plan it always did.
+        rates = (np.array(self.dropout + (0.0,), dtype=np.float64) if self.has_dropout
+                 else None)
         self.plan = NetworkPlan(table, kinds, activation_params, LOSS_KINDS[loss],
-                                self.n_params, self.dtype)
+                                self.n_params, self.dtype, rates)
         self.set_params(np.zeros(self.n_params, dtype=self.dtype))
 
     @property
@@ -166,6 +183,11 @@ class Network:
     @property
     def n_features(self):
         return self.layer_sizes[0]
+
+    @property
+    def has_dropout(self):
+        """Whether some hidden layer's dropout rate is positive."""
+        return any(rate > 0 for rate in self.dropout)
 
     @property
     def n_outputs(self):
@@ -459,7 +481,7 @@ class Network:
 
     def trainer(self, X, Y, batch_size, sample_weight=None, alpha=0.0, loss_normalizer=1.0,
                 probability_floor=0.0, stop_flag=None, check_signals=False, n_threads=None,
-                l1=0.0):
+                l1=0.0, dropout_seed=None):
         """Minibatch training over prepared data: an :class:`EpochTrainer`.
 
         Everything that stays the same from epoch to epoch (the data, the
@@ -496,6 +518,9 @@ class Network:
         l1 : float, default=0
             L1 penalty (see :meth:`loss_gradient`); minibatches add its
             subgradient, as they add the L2 term's gradient.
+        dropout_seed : array-like of 2 uint64, optional
+            The key of the dropout masks (e.g. :func:`dropout_seed`);
+            required when the network has dropout.
         """
         data = X if isinstance(X, TrainingData) else self.training_data(X, Y, sample_weight)
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -512,12 +537,12 @@ class Network:
         team = EpochTeam(self.plan, data, batch_size, n_parts,
                          Objective(float(alpha), float(loss_normalizer),
                                    float(probability_floor), float(l1)),
-                         stop_flag, bool(check_signals))
+                         stop_flag, bool(check_signals), dropout_seed)
         return EpochTrainer(team, self.dtype, adaptive=n_threads is None)
 
     def train_epoch(self, X, Y, order, batch_size, optimizer, sample_weight=None,
                     alpha=0.0, loss_normalizer=1.0, stop_flag=None, check_signals=False,
-                    probability_floor=0.0, n_threads=None):
+                    probability_floor=0.0, n_threads=None, dropout_seed=None):
         """One epoch of minibatch training in compiled code, updating ``params``.
 
         A one-epoch :meth:`trainer`: see there for the parameters. A fit of
@@ -538,13 +563,67 @@ class Network:
             As :meth:`EpochTrainer.run` returns them.
         """
         trainer = self.trainer(X, Y, batch_size, sample_weight, alpha, loss_normalizer,
-                               probability_floor, stop_flag, check_signals, n_threads)
+                               probability_floor, stop_flag, check_signals, n_threads,
+                               dropout_seed=dropout_seed)
         return trainer.run(self.params, optimizer, order)
 
     def __repr__(self):
         hidden = [a.name for a in self.activations[:-1]]
+        dropout = f", dropout={list(self.dropout)}" if self.has_dropout else ""
         return (f"Network(layer_sizes={self.layer_sizes}, hidden_activation={hidden}, "
-                f"loss={self.loss!r}, dtype={self.dtype.name})")
+                f"loss={self.loss!r}, dtype={self.dtype.name}{dropout})")
+
+
+def _dropout_rates(dropout, n_hidden):
+    if isinstance(dropout, (numbers.Real, bool)):
+        rates = [dropout] * n_hidden
+    else:
+        rates = list(dropout)
+        if len(rates) != n_hidden:
+            raise ValueError(f"got {len(rates)} dropout rates for {n_hidden} hidden layers")
+    for rate in rates:
+        if (not isinstance(rate, numbers.Real) or isinstance(rate, bool)
+                or not 0 <= rate < 1):
+            raise ValueError(f"dropout rates must be floats in [0, 1), got {rates!r}")
+    return tuple(float(rate) for rate in rates)
+
+
+def _hash_into(digest, value):
+    # A canonical byte form of a random state's state (nested dicts of
+    # names, integers, floats and integer arrays), the same on every platform.
+    if isinstance(value, dict):
+        for name in sorted(value):
+            digest.update(repr(name).encode())
+            _hash_into(digest, value[name])
+    elif isinstance(value, np.ndarray):
+        digest.update(value.dtype.str.encode())
+        digest.update(value.astype(value.dtype.newbyteorder("<")).tobytes())
+    elif isinstance(value, float):
+        digest.update(value.hex().encode())
+    else:
+        digest.update(repr(value).encode())
+
+
+def dropout_seed(random_state):
+    """A 128-bit key for dropout masks, hashed from ``random_state``'s state.
+
+    Nothing is drawn: ``random_state`` goes on to draw what it would have
+    drawn without dropout (the early-stopping split, the epoch orders). The
+    key is BLAKE2b (16 bytes) of the state, so the same state gives the same
+    key everywhere, and a different state, for practical purposes, an
+    unrelated one.
+
+    Parameters
+    ----------
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    ndarray of uint64, shape (2,)
+    """
+    digest = hashlib.blake2b(digest_size=16, person=b"fastnn dropout")
+    _hash_into(digest, random_state.get_state(legacy=False))
+    return np.frombuffer(digest.digest(), dtype="<u8").astype(np.uint64)
 
 
 @contextlib.contextmanager
@@ -599,7 +678,7 @@ class EpochTrainer:
     def batch_size(self):
         return self.team.batch_size
 
-    def run(self, params, optimizer, order):
+    def run(self, params, optimizer, order, samples_seen=0):
         """One epoch, updating ``params`` and the optimizer's state in place.
 
         Parameters
@@ -609,6 +688,8 @@ class EpochTrainer:
         order : ndarray of int, shape (n_samples,)
             Sample order of this epoch; batch ``k`` is
             ``order[k * batch_size:(k + 1) * batch_size]``.
+        samples_seen : int, default=0
+            Samples trained on before this epoch: its key in the dropout masks.
 
         Returns
         -------
@@ -621,7 +702,7 @@ class EpochTrainer:
         order = np.ascontiguousarray(order, dtype=np.intp)
         with self._compiled_call(optimizer) as call:
             status, total, _, call.waited = self.team.run(params, call.rule, call.state, order,
-                                                          call.n_threads)
+                                                          call.n_threads, samples_seen)
         return _STATUS_NAMES[status], total / self.team.data.n_rows
 
     def run_epochs(self, params, optimizer, order, rules, losses, kept_params=None,

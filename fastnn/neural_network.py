@@ -4,8 +4,9 @@ Drop-in replacements for :mod:`sklearn.neural_network`'s estimators: the same
 constructor parameters (same defaults, order and meaning), fitted attributes and
 methods, and with scikit-learn's activations the same model for the same
 ``random_state``. On top: any fastnn activation (or one per hidden layer),
-``class_weight``, ``loss_curve_`` for every solver, ``validation_loss_curve_``,
-a ``callbacks=`` hook, and scikit-learn's callback API.
+``class_weight``, ``dropout``, ``loss_curve_`` for every solver,
+``validation_loss_curve_``, a ``callbacks=`` hook, and scikit-learn's callback
+API.
 """
 
 import numbers
@@ -17,9 +18,11 @@ from sklearn.metrics import get_scorer_names
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastnn._base import BaseNetworkEstimator
-from fastnn._fitting import FitSettings
+from fastnn._fitting import STOCHASTIC_SOLVERS, FitSettings
 from fastnn._parameters import (
-    ActivationConstraint, InitializerConstraint, hidden_activations, hidden_layer_sizes)
+    ActivationConstraint, DropoutConstraint, InitializerConstraint, dropout_rates,
+    hidden_activations, hidden_layer_sizes,
+)
 from fastnn._targets import ClassifierTargets, RegressorTargets
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -147,6 +150,26 @@ _INITIALIZER_DOC = """
         (a name or None) per layer, ``len(hidden_layer_sizes) + 1`` of them,
         the output layer last. See :mod:`fastnn.initializers`."""
 
+_DROPOUT_DOC = """
+    dropout : float or list of float, default=0.0
+        Share of each hidden layer's units zeroed at every training step, in
+        [0, 1): one rate for every hidden layer, or one per hidden layer.
+        The kept units are scaled by ``1 / (1 - rate)`` (Keras's inverted
+        dropout), so predictions, ``objective``, validation scores and
+        losses use the whole network, unscaled. ``loss_curve_`` records the
+        loss of the thinned networks the epoch trained (as Keras reports its
+        training loss). Each unit's mask is drawn in the compiled loop from a
+        counter-based generator (Philox-4x64-10) keyed by a seed, the epoch
+        (``t_`` before it), the batch and the sample's row, so a fit is
+        reproducible for a given ``random_state`` and the same on any number
+        of threads. The seed is hashed from the random state when the first
+        fit with dropout starts (nothing is drawn from it: the initial
+        weights, the early-stopping split and the epoch orders are those of
+        ``dropout=0``), and kept across ``warm_start`` fits and
+        ``partial_fit`` calls. Needs solver='sgd' or 'adam' (a full-batch
+        L-BFGS objective with random masks would change at every
+        evaluation). 0 trains exactly as without dropout."""
+
 _ATTRIBUTES_DOC = """
     coefs_ : list of ndarray
         ``coefs_[i]`` is the weight matrix of layer ``i``, shape (n_in, n_out).
@@ -224,6 +247,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "callbacks": [callable, list, tuple, None],
         "kernel_initializer": [None, InitializerConstraint()],
         "scoring": [StrOptions(set(get_scorer_names()) | {"loss"}), callable, None],
+        "dropout": [DropoutConstraint()],
     }
 
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
@@ -231,7 +255,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
                  n_iter_no_change, max_fun, callbacks, l1_ratio, kernel_initializer,
-                 scoring):
+                 scoring, dropout):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -259,6 +283,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.l1_ratio = l1_ratio
         self.kernel_initializer = kernel_initializer
         self.scoring = scoring
+        self.dropout = dropout
 
     def _fit_settings(self):
         return FitSettings(
@@ -281,6 +306,15 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         # layer's initial bound from its ``activation``.
         bound = activation if not sizes and isinstance(activation, str) else None
         return sizes, activation, bound
+
+    def _dropout(self, n_hidden):
+        rates = dropout_rates(self.dropout, n_hidden)
+        if any(rates) and self.solver not in STOCHASTIC_SOLVERS:
+            raise ValueError(
+                f"dropout needs solver='sgd' or 'adam', got solver={self.solver!r}: "
+                "L-BFGS minimises one deterministic full-batch objective, which "
+                "masks drawn anew at every evaluation would make random.")
+        return rates
 
     def hidden_activations(self, X):
         """Each hidden layer's output for ``X``, as the fitted network computes it.
@@ -425,8 +459,8 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
 
     Binary and multilabel targets get sigmoid outputs, multiclass targets a
     softmax. Same parameters, attributes and results as
-    :class:`sklearn.neural_network.MLPClassifier`, plus ``class_weight`` and
-    ``callbacks``.
+    :class:`sklearn.neural_network.MLPClassifier`, plus ``class_weight``,
+    ``callbacks`` and ``dropout``.
 
     Parameters
     ----------{_COMMON_PARAMETERS_DOC}
@@ -441,7 +475,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
         for each sigmoid output (binary and multilabel targets). ``loss_curve_``,
         ``validation_loss_curve_`` and :meth:`objective` report the loss
         against the smoothed targets, as Keras does. With smoothing a
-        multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}
+        multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}{_DROPOUT_DOC}
 
     Attributes
     ----------
@@ -471,7 +505,8 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, class_weight=None, label_smoothing=0.0,
-                 callbacks=None, l1_ratio=0.0, kernel_initializer=None, scoring=None):
+                 callbacks=None, l1_ratio=0.0, kernel_initializer=None, scoring=None,
+                 dropout=0.0):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -482,7 +517,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer,
-            scoring=scoring)
+            scoring=scoring, dropout=dropout)
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
 
@@ -496,7 +531,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
     Squared error with identity outputs, or Poisson deviance with exponential
     outputs; several outputs at once. Same parameters, attributes and results
     as :class:`sklearn.neural_network.MLPRegressor` (see ``solver='lbfgs'`` with
-    several outputs below), plus ``callbacks``.
+    several outputs below), plus ``callbacks`` and ``dropout``.
 
     Parameters
     ----------
@@ -504,7 +539,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
         Half squared error (averaged over outputs), or half Poisson deviance.
         With several outputs and 'lbfgs', scikit-learn's gradient is
         ``n_outputs`` times that of its own objective; fastnn's agrees with it,
-        so such fits differ from scikit-learn's (they are correct here).{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}
+        so such fits differ from scikit-learn's (they are correct here).{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}{_DROPOUT_DOC}
 
     Attributes
     ----------{_ATTRIBUTES_DOC}
@@ -531,7 +566,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, callbacks=None, l1_ratio=0.0,
-                 kernel_initializer=None, scoring=None):
+                 kernel_initializer=None, scoring=None, dropout=0.0):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -542,7 +577,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer,
-            scoring=scoring)
+            scoring=scoring, dropout=dropout)
         self.loss = loss
 
     def __sklearn_tags__(self):

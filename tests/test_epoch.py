@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 from sklearn.utils import shuffle as sklearn_shuffle
 
+from fastnn._kernels.dropout import keep_mask
 from fastnn._kernels.epoch import STATUS, EpochTeam
 from fastnn._kernels.optimizers import AdamRule
 from fastnn._kernels.plan import Objective
 from fastnn.network import EpochRules, Network, continued_stream
 from fastnn.optimizers import SGD, Adam
-from reference import network_objective_gradient, adam_step
+from reference import ACTIVATIONS, network_objective_gradient, adam_step
 from conftest import python_command, tolerance
 
 
@@ -445,3 +446,126 @@ def test_a_run_of_epochs_refuses_copies_of_the_wrong_size():
                                kept_params, kept_state)
     with pytest.raises(ValueError, match="lr_schedule"):
         EpochRules(lr_schedule="cosine")
+
+
+# -- dropout ------------------------------------------------------------------
+
+DROPOUT_SEED = np.array([2024, 7], dtype=np.uint64)
+
+
+def _dropout_problem(dtype=np.float64):
+    rng = np.random.default_rng(21)
+    X = rng.standard_normal((61, 5)).astype(dtype)
+    Y = np.eye(3)[rng.integers(0, 3, 61)].astype(dtype)
+    net = Network((5, 9, 6, 3), ["tanh", "sigmoid"], "categorical_cross_entropy", dtype,
+                  dropout=[0.5, 0.25]).initialize(0)
+    return X, Y, net, rng.permutation(61)
+
+
+def numpy_dropout_sgd_epoch(net, X, Y, order, batch_size, lr, samples_seen):
+    """Plain SGD through the thinned networks: masks keyed (seed, t, batch, sample)."""
+    hidden = [a.name for a in net.activations[:-1]]
+    coefs = [c.astype(np.float64) for c in net.coefs]
+    intercepts = [b.astype(np.float64) for b in net.intercepts]
+    weighted_loss = 0.0
+    for batch, start in enumerate(range(0, len(order), batch_size)):
+        idx = order[start:start + batch_size]
+        masks = [keep_mask(DROPOUT_SEED, samples_seen, batch, idx, l, n, rate)
+                 for l, (n, rate) in enumerate(zip(net.layer_sizes[1:-1], net.dropout))]
+        zs, a = [], [X[idx]]
+        for l, (W, b) in enumerate(zip(coefs, intercepts)):
+            zs.append(a[-1] @ W + b)
+            if l < len(coefs) - 1:
+                a.append(ACTIVATIONS[hidden[l]][0](zs[-1]) * masks[l])
+        p = np.exp(zs[-1] - zs[-1].max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        weighted_loss += -(Y[idx] * np.log(p)).sum()
+        delta = (p - Y[idx]) / len(idx)
+        for l in range(len(coefs) - 1, -1, -1):
+            grad_w, grad_b = a[l].T @ delta, delta.sum(axis=0)
+            if l > 0:
+                delta = ((delta @ coefs[l].T) * masks[l - 1]
+                         * ACTIVATIONS[hidden[l - 1]][1](zs[l - 1]))
+            coefs[l] = coefs[l] - lr * grad_w
+            intercepts[l] = intercepts[l] - lr * grad_b
+    return coefs + intercepts, weighted_loss / len(order)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_dropout_epoch_matches_numpy_sgd_through_the_thinned_networks(n_threads, dtype):
+    X, Y, net, order = _dropout_problem(dtype)
+    want, want_loss = numpy_dropout_sgd_epoch(net, X.astype(np.float64),
+                                              Y.astype(np.float64), order, 16, 0.1, 1220)
+    trainer = net.trainer(X, Y, 16, n_threads=n_threads, dropout_seed=DROPOUT_SEED)
+    status, loss = trainer.run(net.params, SGD(0.1, momentum=0.0, nesterov=False), order,
+                               samples_seen=1220)
+    assert status == "complete"
+    np.testing.assert_allclose(loss, want_loss, rtol=tolerance(dtype) * 10)
+    for got, expected in zip(net.coefs + net.intercepts, want):
+        np.testing.assert_allclose(got, expected, rtol=tolerance(dtype) * 100,
+                                   atol=tolerance(dtype) * 100)
+
+
+def test_a_run_of_epochs_keys_each_epochs_masks_by_the_samples_seen_before_it():
+    X, Y, net, order = _dropout_problem()
+    twin = Network((5, 9, 6, 3), ["tanh", "sigmoid"], "categorical_cross_entropy",
+                   dropout=[0.5, 0.25]).set_params(net.params)
+    optimizer, twin_optimizer = Adam(0.01), Adam(0.01)
+    one_call = net.trainer(X, Y, 16, dropout_seed=DROPOUT_SEED)
+    rules = EpochRules(None, samples_seen=500)
+    losses = np.empty(3)
+    assert one_call.run_epochs(net.params, optimizer, order, rules, losses) == "complete"
+    by_epoch = twin.trainer(X, Y, 16, dropout_seed=DROPOUT_SEED)
+    for epoch in range(3):
+        status, loss = by_epoch.run(twin.params, twin_optimizer, order,
+                                    samples_seen=500 + 61 * epoch)
+        assert loss == losses[epoch]
+    np.testing.assert_array_equal(net.params, twin.params)
+    # Another epoch key, other masks: another model.
+    other = Network((5, 9, 6, 3), ["tanh", "sigmoid"], "categorical_cross_entropy",
+                    dropout=[0.5, 0.25]).initialize(0)
+    other.trainer(X, Y, 16, dropout_seed=DROPOUT_SEED).run(other.params, Adam(0.01), order)
+    start = Network((5, 9, 6, 3), ["tanh", "sigmoid"], "categorical_cross_entropy",
+                    dropout=[0.5, 0.25]).initialize(0)
+    start.trainer(X, Y, 16, dropout_seed=DROPOUT_SEED).run(start.params, Adam(0.01), order,
+                                                           samples_seen=500)
+    assert not np.array_equal(other.params, start.params)
+
+
+def test_dropout_masks_depend_on_the_parts_or_threads_not_at_all():
+    X, Y, net, order = _dropout_problem()
+    initial = net.params.copy()
+    results = {}
+    for n_parts, n_threads in [(1, 1), (3, 1), (3, 2), (3, 3), (2, 2)]:
+        params = initial.copy()
+        team = EpochTeam(net.plan, net.training_data(X, Y), 16, n_parts, Objective(0.1),
+                         dropout_seed=DROPOUT_SEED)
+        rule = AdamRule(0.01, 0.9, 0.999, 1e-8)
+        status, loss, _, _ = team.run(params, rule, np.zeros(2 * net.n_params), order,
+                                      n_threads, 61)
+        assert status == STATUS["complete"]
+        results[n_parts, n_threads] = params, loss
+    # The threads taking the parts change nothing, bit for bit.
+    for n_threads in (2, 3):
+        np.testing.assert_array_equal(results[3, n_threads][0], results[3, 1][0])
+        assert results[3, n_threads][1] == results[3, 1][1]
+    # Other parts only round the gradient's sum differently: the same masks.
+    for key in [(3, 1), (2, 2)]:
+        np.testing.assert_allclose(results[key][0], results[1, 1][0], rtol=1e-12,
+                                   atol=1e-14)
+        np.testing.assert_allclose(results[key][1], results[1, 1][1], rtol=1e-13)
+
+
+def test_a_team_with_dropout_needs_its_seed():
+    X, Y, net, _ = _dropout_problem()
+    with pytest.raises(ValueError, match="dropout_seed"):
+        EpochTeam(net.plan, net.training_data(X, Y), 16, 1, Objective())
+    with pytest.raises(ValueError, match="dropout_seed"):
+        net.trainer(X, Y, 16)
+    # One epoch through the one-epoch helper is the trainer's first epoch.
+    twin = Network((5, 9, 6, 3), ["tanh", "sigmoid"], "categorical_cross_entropy",
+                   dropout=[0.5, 0.25]).set_params(net.params)
+    order = np.arange(61)
+    net.train_epoch(X, Y, order, 16, Adam(0.01), dropout_seed=DROPOUT_SEED)
+    twin.trainer(X, Y, 16, dropout_seed=DROPOUT_SEED).run(twin.params, Adam(0.01), order)
+    np.testing.assert_array_equal(net.params, twin.params)

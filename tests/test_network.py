@@ -17,7 +17,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, shuffle
 
 from fastnn import activations, initializers
-from fastnn.network import Network, OUTPUT_ACTIVATIONS
+from fastnn.network import Network, OUTPUT_ACTIVATIONS, dropout_seed
 from fastnn.optimizers import SGD, Adam
 from reference import central_difference, make_targets
 
@@ -369,3 +369,38 @@ def test_hidden_outputs_take_params_sparse_input_and_no_hidden_layer():
     np.testing.assert_allclose(net.hidden_outputs(sp.csr_matrix(X))[0],
                                net.hidden_outputs(X)[0], rtol=1e-6)
     assert Network((3, 2)).hidden_outputs(X) == []
+
+
+# -- dropout --------------------------------------------------------------------
+
+
+def test_dropout_rates_one_for_all_or_one_per_hidden_layer():
+    assert Network((4, 3, 2, 1), dropout=0.25).dropout == (0.25, 0.25)
+    net = Network((4, 3, 2, 1), dropout=[0.5, 0.0])
+    assert net.dropout == (0.5, 0.0) and net.has_dropout
+    assert net.plan.dropout == (0.5, 0.0, 0.0)
+    assert "dropout=[0.5, 0.0]" in repr(net)
+    assert Network((4, 1), dropout=0.5).dropout == () and not Network((4, 1)).has_dropout
+    for dropout, message in [([0.1], "1 dropout rates for 2 hidden layers"),
+                             (1.0, r"in \[0, 1\)"), ([0.1, -0.5], r"in \[0, 1\)"),
+                             (True, r"in \[0, 1\)")]:
+        with pytest.raises(ValueError, match=message):
+            Network((4, 3, 2, 1), dropout=dropout)
+
+
+def test_dropout_seed_reads_the_random_state_without_drawing():
+    rng = check_random_state(3)
+    state = rng.get_state(legacy=False)
+    seed = dropout_seed(rng)
+    assert seed.dtype == np.uint64 and seed.shape == (2,)
+    after = rng.get_state(legacy=False)
+    np.testing.assert_array_equal(after["state"]["key"], state["state"]["key"])
+    assert after["state"]["pos"] == state["state"]["pos"]
+    np.testing.assert_array_equal(dropout_seed(check_random_state(3)), seed)
+    rng.random_sample()
+    assert not np.array_equal(dropout_seed(rng), seed)
+    assert not np.array_equal(dropout_seed(check_random_state(4)), seed)
+    # Any bit generator a RandomState holds.
+    pcg = np.random.RandomState(np.random.PCG64(0))
+    np.testing.assert_array_equal(dropout_seed(pcg),
+                                  dropout_seed(np.random.RandomState(np.random.PCG64(0))))

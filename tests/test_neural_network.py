@@ -4,6 +4,7 @@ The same parameters and random_state go to both estimators; parameters,
 curves, stopping epochs and predictions are compared.
 """
 
+import os
 import pickle
 import warnings
 
@@ -522,7 +523,20 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 
-@parametrize_with_checks([MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)])
+def _expected_failures(estimator):
+    # A repeated row draws its own dropout masks, a weighted row one: with
+    # dropout the two fits are different random thinnings, not equivalent.
+    if estimator.dropout == 0:
+        return {}
+    reason = "dropout draws independent masks for repeated rows"
+    return {"check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason}
+
+
+@parametrize_with_checks([MLPClassifier(max_iter=100), MLPRegressor(max_iter=100),
+                          MLPClassifier(max_iter=100, dropout=0.1),
+                          MLPRegressor(max_iter=100, dropout=[0.1])],
+                         expected_failed_checks=_expected_failures)
 def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -890,3 +904,164 @@ def test_elastic_net_objective_is_sklearns_formula_on_the_hidden_weights(digits,
     if solver == "lbfgs":
         # The split problem's optimum puts weights exactly at 0.
         assert (W == 0).any()
+
+
+# -- dropout --------------------------------------------------------------------
+
+from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
+
+from conftest import python_command  # noqa: E402
+from fastnn.network import Network  # noqa: E402
+
+DROPOUT_FIT = dict(hidden_layer_sizes=(24, 12), max_iter=6, random_state=0, tol=0,
+                   batch_size=64, n_iter_no_change=1000, learning_rate_init=0.01)
+
+
+def _dropout_data():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 8))
+    return X, (X[:, 0] + X[:, 1] ** 2 > 1).astype(int) + (X[:, 2] > 0)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_dropout_zero_is_the_model_without_dropout(cls):
+    X, y = _dropout_data()
+    models = [_fit_quietly(cls(**DROPOUT_FIT, **extra), X, y)
+              for extra in ({}, {"dropout": 0.0}, {"dropout": [0.0, 0.0]})]
+    for model in models[1:]:
+        np.testing.assert_array_equal(model._model.params, models[0]._model.params)
+        assert model.loss_curve_ == models[0].loss_curve_
+        assert model._dropout_seed is None
+    assert not models[1]._model.network.has_dropout
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_dropout_fits_are_reproducible_and_seeded_by_random_state(solver):
+    X, y = _dropout_data()
+    params = dict(DROPOUT_FIT, solver=solver, dropout=[0.3, 0.1])
+    first, again = (_fit_quietly(MLPClassifier(**params), X, y) for _ in range(2))
+    np.testing.assert_array_equal(first._model.params, again._model.params)
+    assert first.loss_curve_ == again.loss_curve_
+    without = _fit_quietly(MLPClassifier(**dict(params, dropout=0.0)), X, y)
+    assert not np.array_equal(first._model.params, without._model.params)
+    other = _fit_quietly(MLPClassifier(**dict(params, random_state=1)), X, y)
+    assert not np.array_equal(first._dropout_seed, other._dropout_seed)
+
+
+def test_dropout_draws_nothing_from_the_random_state():
+    # The initial weights, the early-stopping split and every epoch's order
+    # are those of dropout=0: the random state ends where it would, and a
+    # rate so small that nothing is dropped (kept units scaled by 1 + 1e-12)
+    # gives dropout=0's model.
+    X, y = _dropout_data()
+    params = dict(DROPOUT_FIT, early_stopping=True, validation_fraction=0.2)
+    fits = {}
+    for dropout in (0.0, 1e-12, 0.4):
+        state = np.random.RandomState(5)
+        fits[dropout] = _fit_quietly(MLPClassifier(**dict(params, random_state=state,
+                                                          dropout=dropout)), X, y)
+        fits[dropout].rng_after = state.get_state(legacy=False)["state"]["key"]
+    np.testing.assert_array_equal(fits[1e-12].rng_after, fits[0.0].rng_after)
+    np.testing.assert_array_equal(fits[0.4].rng_after, fits[0.0].rng_after)
+    np.testing.assert_allclose(fits[1e-12]._model.params, fits[0.0]._model.params,
+                               rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(fits[1e-12].validation_scores_, fits[0.0].validation_scores_)
+    assert not np.allclose(fits[0.4]._model.params, fits[0.0]._model.params)
+
+
+def test_compiled_runs_and_epochs_one_by_one_draw_the_same_masks():
+    # A callback sends the fit through one-epoch calls: the masks must be
+    # keyed the same way as in the compiled run of every epoch.
+    X, y = _dropout_data()
+    params = dict(DROPOUT_FIT, dropout=0.5)
+    compiled = _fit_quietly(MLPClassifier(**params), X, y)
+    one_by_one = _fit_quietly(MLPClassifier(**params, callbacks=lambda info: None), X, y)
+    np.testing.assert_array_equal(one_by_one._model.params, compiled._model.params)
+    assert one_by_one.loss_curve_ == compiled.loss_curve_
+    # A warm start keeps the seed of the first fit (its epochs are keyed
+    # by t_, which goes on counting: tests/test_epoch.py holds that).
+    warm = MLPClassifier(**dict(params, warm_start=True, max_iter=3))
+    _fit_quietly(warm, X, y)
+    seed = warm._dropout_seed.copy()
+    _fit_quietly(warm, X, y)
+    np.testing.assert_array_equal(warm._dropout_seed, seed)
+    assert warm.t_ == 6 * 300
+
+
+def test_dropout_models_are_the_same_on_one_thread_or_two(tmp_path):
+    script = f"""
+import numpy as np, sys, warnings
+sys.path.insert(0, {str(__import__("pathlib").Path(__file__).parent)!r})
+from test_neural_network import DROPOUT_FIT, _dropout_data
+from fastnn import MLPClassifier, MLPRegressor
+from fastnn._parallel import training_threads
+X, y = _dropout_data()
+warnings.simplefilter("ignore")
+a = MLPClassifier(**DROPOUT_FIT, dropout=[0.5, 0.2]).fit(X, y)
+b = MLPRegressor(**DROPOUT_FIT, dropout=0.3, solver="sgd").fit(X, y.astype(float))
+np.save(sys.argv[1], np.concatenate([a._model.params, b._model.params]))
+print(training_threads(64))
+"""
+    results = []
+    for threads in ("1", "2"):
+        command, env = python_command("-c", script, str(tmp_path / f"{threads}.npy"))
+        env = {**env, "OMP_NUM_THREADS": threads}
+        done = __import__("subprocess").run(command, env=env, capture_output=True,
+                                            text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        results.append((int(done.stdout.split()[-1]), np.load(tmp_path / f"{threads}.npy")))
+    assert results[0][0] == 1
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert results[1][0] == 2
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_dropout_sparse_input_trains_like_dense():
+    import scipy.sparse as sparse
+
+    X, y = _dropout_data()
+    X = X * (np.random.default_rng(0).random(X.shape) < 0.5)
+    dense = _fit_quietly(MLPClassifier(**DROPOUT_FIT, dropout=0.3), X, y)
+    csr = _fit_quietly(MLPClassifier(**DROPOUT_FIT, dropout=0.3), sparse.csr_matrix(X), y)
+    np.testing.assert_allclose(csr._model.params, dense._model.params, rtol=1e-10,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_predictions_and_the_objective_use_the_whole_network(cls):
+    X, y = _dropout_data()
+    est = _fit_quietly(cls(**DROPOUT_FIT, dropout=0.5), X, y)
+    net = est._model.network
+    plain = Network(net.layer_sizes, [a.name for a in net.activations[:-1]], net.loss)
+    plain.set_params(est._model.params)
+    np.testing.assert_array_equal(est._model.forward(X), plain.forward(X))
+    twin = _fit_quietly(cls(**dict(DROPOUT_FIT, max_iter=1)), X, y)
+    twin.coefs_, twin.intercepts_ = est.coefs_, est.intercepts_
+    assert est.objective(X, y) == twin.objective(X, y)
+    np.testing.assert_array_equal(est.predict(X), twin.predict(X))
+    # Training reports the thinned networks' loss, above the whole network's here.
+    assert est.loss_curve_[-1] > est.objective(X, y)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_dropout_parameter_is_validated(cls):
+    X, y = _dropout_data()
+    for bad in (-0.1, 1.0, 1.5, np.nan, "0.5", True, [0.2, 1.0], [[0.1, 0.2]], None):
+        with pytest.raises(InvalidParameterError, match=r"float in the range \[0, 1\)"):
+            cls(hidden_layer_sizes=(4, 3), dropout=bad).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="3 rates for 2 hidden layers"):
+        cls(hidden_layer_sizes=(4, 3), dropout=[0.1, 0.1, 0.1]).fit(X, y)
+    with pytest.raises(ValueError, match="dropout needs solver='sgd' or 'adam'"):
+        cls(hidden_layer_sizes=(4,), solver="lbfgs", dropout=0.2).fit(X, y)
+    # A failed fit leaves the fitted model as it was.
+    est = _fit_quietly(cls(hidden_layer_sizes=(4,), max_iter=2, random_state=0), X, y)
+    before = est._model
+    est.set_params(solver="lbfgs", dropout=0.2)
+    with pytest.raises(ValueError, match="dropout needs"):
+        est.fit(X, y)
+    assert est._model is before
+    # Rates of 0 with L-BFGS are no dropout, and a tuple or array of rates works.
+    _fit_quietly(cls(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=3, dropout=[0.0]),
+                 X, y)
+    _fit_quietly(cls(hidden_layer_sizes=(4, 3), max_iter=2, dropout=np.array([0.1, 0.2])),
+                 X, y)

@@ -780,3 +780,44 @@ def test_without_skops_the_error_says_how_to_install_it(call, tmp_path, monkeypa
             fastnn.save(MLPRegressor(), path)
         else:
             fastnn.load(path)
+
+
+# -- dropout ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", ["int", "RandomState"])
+@pytest.mark.parametrize("how, solver", [("partial_fit", "sgd"), ("warm_start", "adam")])
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_dropout_training_continues_from_a_loaded_model_as_from_the_original(
+        cls, how, solver, seed, data, tmp_path):
+    # The masks' seed is state: a loaded model must go on drawing the masks
+    # the original would, keyed by the epochs after the ones already run.
+    X, y = data[0], _targets(cls, data)
+
+    def make():
+        state = 0 if seed == "int" else np.random.RandomState(0)
+        return _continuation_estimator(cls, how, solver, state, dropout=[0.3])
+
+    uninterrupted = _continue(make(), how, X, y, times=4)
+    interrupted = _continue(make(), how, X, y, times=2)
+    loaded = _round_trip(interrupted, tmp_path)
+    assert loaded.dropout == [0.3]
+    np.testing.assert_array_equal(loaded._dropout_seed, interrupted._dropout_seed)
+    assert loaded._dropout_seed.dtype == np.uint64
+    assert loaded._model.network.dropout == (0.3,)
+    _continue(loaded, how, X, y, times=2)
+    _assert_same_fitted_state(loaded, uninterrupted)
+    np.testing.assert_array_equal(loaded._dropout_seed, uninterrupted._dropout_seed)
+    _assert_same_predictions(uninterrupted, loaded, X)
+
+
+def test_a_model_state_without_dropout_loads_as_one_without(data):
+    # Files written before dropout existed hold no rate in the model's state.
+    est = _quiet(_make(MLPClassifier).fit, data[0], data[1])
+    state = est._model.__getstate__()
+    assert state["dropout"] == [0.0, 0.0]
+    del state["dropout"]
+    model = FittedModel.__new__(FittedModel)
+    model.__setstate__(state)
+    assert model.network.dropout == (0.0, 0.0)
+    np.testing.assert_array_equal(model.forward(data[0]), est._model.forward(data[0]))

@@ -5,9 +5,13 @@ import pytest
 import scipy.sparse as sp
 
 from fastnn._kernels.data import Inputs
-from fastnn._kernels.plan import LAYER_COLUMNS, NetworkPlan
+from fastnn._kernels.dropout import keep_mask
+from fastnn._kernels.objective import loss_and_gradient
+from fastnn._kernels.plan import LAYER_COLUMNS, NetworkPlan, Objective
 from fastnn.network import Network
-from reference import network_forward
+from reference import (
+    OUTPUT, activate, activation_vjp, central_difference, network_forward, per_sample_loss,
+)
 from conftest import tolerance
 
 
@@ -74,12 +78,17 @@ def test_workspace_row_widths():
     assert Network((5, 4, 3), "glu").plan.workspace_row_width(False) == 8 + 4 + 3 + 3
 
 
+def _plan_args(net):
+    """The arguments NetworkPlan takes for ``net``'s structure."""
+    return dict(layers=net.layers, kinds=np.array([a.kind for a in net.activations],
+                                                  dtype=np.intc),
+                activation_params=np.zeros((net.n_layers, 3)), loss_kind=0,
+                n_params=net.n_params, dtype=np.float64)
+
+
 def test_plan_refuses_inconsistent_networks():
     net = Network((3, 2, 1))
-    args = dict(layers=net.layers, kinds=np.array([a.kind for a in net.activations],
-                                                  dtype=np.intc),
-                activation_params=np.zeros((2, 3)), loss_kind=0, n_params=net.n_params,
-                dtype=np.float64)
+    args = _plan_args(net)
     assert NetworkPlan(**args).n_params == net.n_params
     broken = net.layers.copy()
     broken[1, 0] = 3
@@ -117,3 +126,124 @@ def test_forward_refuses_what_does_not_fit_the_plan():
     ]:
         with pytest.raises(ValueError, match=message):
             call()
+
+
+# -- dropout -------------------------------------------------------------------
+# The training pass with dropout (loss_gradient_rows given a DropoutKey),
+# reached through the full-batch objective's key, which masks row i of the
+# data as sample i.
+
+DROPOUT_SEED = np.array([11, 12], dtype=np.uint64)
+
+
+def _masked_reference(net, X, Y, sw, alpha, masks):
+    """The thinned network's objective and gradient, written out in numpy.
+
+    ``masks[l]`` multiplies hidden layer l's activations; the backward pass
+    multiplies the gradient reaching them by the same mask before the
+    activation's derivative, which is that of the undropped activation.
+    """
+    hidden = [a.name for a in net.activations[:-1]]
+    coefs = [c.astype(np.float64) for c in net.coefs]
+    intercepts = [b.astype(np.float64) for b in net.intercepts]
+    total = sw.sum()
+    zs, a = [], [X]
+    for l, (W, b) in enumerate(zip(coefs, intercepts)):
+        zs.append(a[-1] @ W + b)
+        if l < len(coefs) - 1:
+            a.append(activate(hidden[l], zs[-1]) * masks[l])
+    objective = (sw * per_sample_loss(net.loss, zs[-1], Y)).sum() / total
+    objective += 0.5 * alpha * sum((W ** 2).sum() for W in coefs) / total
+    delta = (activate(OUTPUT[net.loss], zs[-1]) - Y) * sw[:, None] / total
+    grads_w, grads_b = [None] * len(coefs), [None] * len(coefs)
+    for l in range(len(coefs) - 1, -1, -1):
+        grads_w[l] = a[l].T @ delta + alpha * coefs[l] / total
+        grads_b[l] = delta.sum(axis=0)
+        if l > 0:
+            delta = activation_vjp(hidden[l - 1], zs[l - 1],
+                                   (delta @ coefs[l].T) * masks[l - 1])
+    return objective, np.concatenate([g.ravel() for g in grads_w + grads_b])
+
+
+def _dropout_net(dtype=np.float64):
+    # sigmoid's backward reads its output: a dropped output in its place
+    # would show. The second layer keeps every unit.
+    net = Network((5, 7, 6, 4, 3), ["sigmoid", "tanh", "relu"],
+                  "categorical_cross_entropy", dtype, dropout=[0.4, 0.0, 0.5])
+    return net.initialize(4)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_dropout_gradient_is_that_of_the_masked_forward(sparse):
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((23, 5)) * (rng.random((23, 5)) < 0.6)
+    Y = np.eye(3)[rng.integers(0, 3, 23)]
+    sw = rng.uniform(0.5, 2, 23)
+    net = _dropout_net()
+    data = net.training_data(sp.csr_matrix(X) if sparse else X, Y, sw)
+    key = (DROPOUT_SEED, 40, 3)
+    terms = Objective(0.3)
+    masks = [keep_mask(DROPOUT_SEED, 40, 3, np.arange(23), l, n, rate)
+             for l, (n, rate) in enumerate(zip(net.layer_sizes[1:-1], net.dropout))]
+    assert (masks[0] == 0).any() and (masks[0] != 0).any() and (masks[1] == 1).all()
+    grad = np.empty(net.n_params)
+    value = loss_and_gradient(net.plan, net.params, data, grad, terms, dropout=key)
+    want_value, want_grad = _masked_reference(net, X, Y, sw, 0.3, masks)
+    np.testing.assert_allclose(value, want_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-9, atol=1e-12)
+
+    # Central differences of the kernel's own masked objective, the mask held fixed.
+    def objective(params):
+        return loss_and_gradient(net.plan, params, data, None, terms, dropout=key)
+
+    numeric = central_difference(objective, net.params.copy(), 1e-6)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_dropout_masks_rows_by_their_sample_whatever_the_chunks(dtype):
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((50, 5)).astype(dtype)
+    labels = rng.integers(0, 3, 50)
+    net = _dropout_net(dtype)
+    data = net.training_data(X, labels)
+    grads = []
+    for chunk_rows in (0, 7, 50):
+        grad = np.empty(net.n_params, dtype)
+        value = loss_and_gradient(net.plan, net.params, data, grad, Objective(),
+                                  chunk_rows=chunk_rows, dropout=(DROPOUT_SEED, 1, 2))
+        grads.append((value, grad))
+    for value, grad in grads[1:]:
+        np.testing.assert_allclose(value, grads[0][0], rtol=tolerance(dtype) * 10)
+        np.testing.assert_allclose(grad, grads[0][1], rtol=tolerance(dtype) * 100,
+                                   atol=tolerance(dtype))
+    # Without a key (validation, L-BFGS) the whole network, unscaled.
+    plain = Network((5, 7, 6, 4, 3), ["sigmoid", "tanh", "relu"],
+                    "categorical_cross_entropy", dtype).set_params(net.params)
+    whole = loss_and_gradient(net.plan, net.params, data, None, Objective())
+    assert whole == loss_and_gradient(plain.plan, net.params, data, None, Objective())
+    assert whole != grads[0][0]
+    np.testing.assert_array_equal(net.forward(X), plain.forward(X))
+
+
+def test_dropout_workspace_and_rates():
+    # Only training grows, by a layer's multipliers and thinned outputs.
+    plain, thinned = Network((5, 4, 3)).plan, Network((5, 4, 3), dropout=0.5).plan
+    assert thinned.workspace_row_width(True) == plain.workspace_row_width(True) + 2 * 4
+    assert thinned.workspace_row_width(False) == plain.workspace_row_width(False)
+    assert thinned.dropout == (0.5, 0.0) and plain.dropout == (0.0, 0.0)
+    assert Network((5, 4, 3), dropout=0.0).plan.workspace_row_width(True) == \
+        plain.workspace_row_width(True)
+
+
+def test_plan_refuses_bad_dropout_rates():
+    net = Network((3, 2, 1))
+    args = _plan_args(net)
+    for rates, message in [
+        ([0.5], "one dropout rate per layer"),
+        ([1.0, 0.0], r"in \[0, 1\)"),
+        ([-0.1, 0.0], r"in \[0, 1\)"),
+        ([np.nan, 0.0], r"in \[0, 1\)"),
+        ([0.5, 0.5], "output layer's dropout rate must be 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            NetworkPlan(**args, dropout=np.array(rates))

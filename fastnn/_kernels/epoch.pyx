@@ -10,6 +10,13 @@ the caller draws from its random state) the threads gather their part's
 rows, run the plan's loss and gradient on it, and after a barrier each
 updates its slice of the parameters.
 
+Dropout (a plan with dropout rates, and a team given a seed): each part's
+masks are keyed by the seed, the epoch (the samples trained on before it,
+scikit-learn's ``t_``, which keeps counting across ``partial_fit`` calls and
+warm starts), the batch's index in the epoch and each row's sample index
+``order[start + k]``; see :mod:`fastnn._kernels.dropout`. So the masks do not
+depend on the threads or on the parts a batch is split into.
+
 Reliability hooks: the loop polls a stop flag between batches and, when
 asked (main thread only), checks for signals so Ctrl-C interrupts promptly
 even though the GIL is released; a non-finite batch loss stops the epoch
@@ -18,6 +25,7 @@ before the update that would spread it.
 
 from cython cimport floating
 from libc.math cimport INFINITY, isfinite, pow
+from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from cython.parallel cimport parallel
@@ -26,6 +34,7 @@ from fastnn._kernels.data cimport (
     InputView, TargetView, TrainingData, batch_rows, is_run, one_hot_rows, share,
 )
 from fastnn._kernels.dense cimport SparseRows
+from fastnn._kernels.dropout cimport DropoutKey
 from fastnn._kernels.optimizers cimport UpdateConfig, UpdateRule, apply_update
 from fastnn._kernels.orders cimport bitgen_of, bitgen_t, shuffle_rows
 from fastnn._kernels.plan cimport (
@@ -96,6 +105,9 @@ ctypedef struct EpochTask:
     Py_ssize_t part_rows
     const unsigned char* stop_flag
     bint check_signals
+    bint dropout                  # draw the plan's dropout masks
+    uint64_t dropout_seed[2]
+    uint64_t dropout_epoch        # samples trained on before this epoch
 
 # What the threads of one epoch share; each writes only its own entry of the
 # arrays, thread 0 writes the rest, and all read after a barrier.
@@ -216,6 +228,9 @@ cdef class EpochTeam:
         Polled between batches; non-zero stops the epoch.
     check_signals : bool, default=False
         Check for signals (Ctrl-C) every 50 ms; only useful on the main thread.
+    dropout_seed : array-like of 2 uint64, optional
+        The key of the dropout masks; required when the plan has dropout
+        rates, ignored otherwise.
     """
 
     cdef readonly NetworkPlan plan
@@ -228,7 +243,8 @@ cdef class EpochTeam:
 
     def __cinit__(self, NetworkPlan plan not None, TrainingData data not None,
                   Py_ssize_t batch_size, Py_ssize_t n_parts, Objective objective not None,
-                  const unsigned char[::1] stop_flag=None, bint check_signals=False):
+                  const unsigned char[::1] stop_flag=None, bint check_signals=False,
+                  dropout_seed=None):
         cdef Py_ssize_t n_params = plan.plan.n_params
         cdef Py_ssize_t n_rows = data.inputs.view.n_rows
         cdef const unsigned char* flag = NULL
@@ -246,6 +262,8 @@ cdef class EpochTeam:
             raise ValueError("batch_size must be at least 1")
         if n_parts < 1:
             raise ValueError(f"n_parts must be at least 1, got {n_parts}")
+        if plan.plan.has_dropout and dropout_seed is None:
+            raise ValueError("the network has dropout: its masks need a dropout_seed")
         if stop_flag is not None:
             if stop_flag.shape[0] < 1:
                 raise ValueError("stop_flag must have one element")
@@ -269,10 +287,15 @@ cdef class EpochTeam:
         self.task.grads = <void*>(<size_t>grads.ctypes.data)
         self.task.stop_flag = flag
         self.task.check_signals = check_signals
+        self.task.dropout = plan.plan.has_dropout
+        self.task.dropout_epoch = 0
+        if plan.plan.has_dropout:
+            seed = np.array(dropout_seed, dtype=np.uint64).reshape(2)
+            self.task.dropout_seed[0], self.task.dropout_seed[1] = seed[0], seed[1]
 
     def run(self, floating[::1] params not None, UpdateRule rule not None,
             floating[::1] state not None, const Py_ssize_t[::1] order not None,
-            int n_threads=1):
+            int n_threads=1, unsigned long long samples_seen=0):
         """Run one epoch of minibatch training, GIL released.
 
         Parameters
@@ -288,6 +311,9 @@ cdef class EpochTeam:
         n_threads : int, default=1
             Threads taking the parts, at most ``n_parts`` (OpenMP; a build
             without it runs one). Keep BLAS to one thread meanwhile.
+        samples_seen : int, default=0
+            Samples trained on before this epoch: the epoch's key in the
+            dropout masks.
 
         Returns
         -------
@@ -307,6 +333,7 @@ cdef class EpochTeam:
         task.update = &rule.config
         task.order = &order[0]
         task.state = <void*>&state[0]
+        task.dropout_epoch = samples_seen
         cdef EpochShared shared
         _start_shared(&shared, self.n_parts, rule.step)
         cdef floating* params_ptr = &params[0]
@@ -337,7 +364,8 @@ cdef class EpochTeam:
             The order, shuffled in place before each epoch by ``rules``.
         rules : EpochRules
             Its counters advance; ``rules.n_epochs`` tells how many epochs
-            completed, also after an exception.
+            completed, also after an exception. Its ``samples_seen`` before
+            an epoch is that epoch's key in the dropout masks.
         losses : ndarray of float64
             Receives each completed epoch's loss (as :meth:`run`'s
             accumulated loss over the rows); its length caps the epochs.
@@ -462,6 +490,15 @@ cdef double _part_gradient(
     cdef const floating* xb = NULL
     cdef const floating* yb
     cdef const floating* swb = NULL
+    cdef DropoutKey key
+    cdef DropoutKey* dropout = NULL
+    if task.dropout:
+        key.seed[0], key.seed[1] = task.dropout_seed[0], task.dropout_seed[1]
+        key.epoch = task.dropout_epoch
+        key.batch = <uint64_t>(start // task.batch_size)
+        key.rows = idx
+        key.row0 = 0
+        dropout = &key
     # Unshuffled epochs and runs of consecutive rows are read in place.
     cdef bint in_place = my_rows == 0 or is_run(idx, my_rows)
     if sparse != NULL:
@@ -480,7 +517,7 @@ cdef double _part_gradient(
     return loss_gradient_rows(
         plan, task.terms, params, <floating*>task.grads + part * plan.n_params, xb, sparse,
         yb, swb, my_rows, weight_sum, PENALTY_IN_OBJECTIVE if part == 0 else PENALTY_NONE,
-        ws, ws_rows)
+        ws, ws_rows, dropout)
 
 
 cdef double _part_weight(const EpochTask* task, const floating* sample_weight,
@@ -675,6 +712,7 @@ cdef int _run_epochs(EpochTask* task, UpdateConfig* update, floating* params, in
     while rules.n_epochs < max_epochs:
         if rules.bitgen != NULL:
             shuffle_rows(rules.bitgen, <Py_ssize_t*>task.order, n_rows)
+        task.dropout_epoch = <uint64_t>rules.samples_seen
         shared.status = EPOCH_COMPLETE
         shared.accumulated_loss = 0
         shared.n_batches = 0

@@ -12,6 +12,7 @@ from libc.stdlib cimport malloc, free
 
 from fastnn._kernels.data cimport InputView, TargetView, TrainingData, one_hot_rows
 from fastnn._kernels.dense cimport SparseRows
+from fastnn._kernels.dropout cimport DropoutKey
 from fastnn._kernels.plan cimport NetworkPlan, Objective, ObjectiveTerms, Plan, loss_gradient_rows
 from fastnn._kernels.runtime cimport (
     FASTNN_SIGNAL_CHECK_INTERVAL, fastnn_seconds, signals_raised,
@@ -23,7 +24,7 @@ import numpy as np
 def loss_and_gradient(NetworkPlan plan not None, const floating[::1] params not None,
                       TrainingData data not None, floating[::1] grads,
                       Objective objective not None, Py_ssize_t chunk_rows=0,
-                      bint check_signals=False):
+                      bint check_signals=False, dropout=None):
     """Objective over every row of ``data`` and its gradient (into ``grads``, unless None).
 
     Parameters
@@ -40,6 +41,12 @@ def loss_and_gradient(NetworkPlan plan not None, const floating[::1] params not 
         Rows per chunk; 0 takes every row at once.
     check_signals : bool, default=False
         Check for Ctrl-C between chunks (main thread only).
+    dropout : tuple (seed, epoch, batch), optional
+        Thin the plan's hidden layers by the dropout masks of this key
+        (``seed`` two uint64; see :mod:`fastnn._kernels.dropout`), row ``i``
+        of ``data`` keyed as sample ``i``: the objective and gradient of one
+        training step's thinned network, whatever ``chunk_rows``. None (and
+        for a plan without dropout rates): no dropout.
 
     Returns
     -------
@@ -68,6 +75,16 @@ def loss_and_gradient(NetworkPlan plan not None, const floating[::1] params not 
     cdef floating[::1] ws = workspace
     cdef floating* chunk_grads = NULL
     cdef double value
+    cdef DropoutKey key
+    cdef DropoutKey* key_ptr = NULL
+    if dropout is not None and plan.plan.has_dropout:
+        seed, epoch, batch = dropout
+        seed = np.array(seed, dtype=np.uint64).reshape(2)
+        key.seed[0], key.seed[1] = seed[0], seed[1]
+        key.epoch, key.batch = epoch, batch
+        key.rows = NULL
+        key.row0 = 0
+        key_ptr = &key
     if grads is not None and chunk_rows < n_rows:
         chunk_grads = <floating*>malloc(max(n_params, 1) * sizeof(floating))
         if chunk_grads == NULL:
@@ -76,7 +93,7 @@ def loss_and_gradient(NetworkPlan plan not None, const floating[::1] params not 
         with nogil:
             _chunked_objective(&plan.plan, &objective.terms, &params[0], grads_ptr,
                                chunk_grads, &data.inputs.view, &data.targets, chunk_rows,
-                               &ws[0], check_signals, &value)
+                               &ws[0], check_signals, key_ptr, &value)
     finally:
         free(chunk_grads)
     return value
@@ -85,7 +102,8 @@ def loss_and_gradient(NetworkPlan plan not None, const floating[::1] params not 
 cdef int _chunked_objective(
     const Plan* plan, const ObjectiveTerms* terms, const floating* params, floating* grads,
     floating* chunk_grads, const InputView* inputs, const TargetView* targets,
-    Py_ssize_t chunk_rows, floating* ws, bint check_signals, double* objective,
+    Py_ssize_t chunk_rows, floating* ws, bint check_signals, DropoutKey* dropout,
+    double* objective,
 ) except -1 nogil:
     """The objective over all rows, ``chunk_rows`` at a time, and its gradient.
 
@@ -108,6 +126,8 @@ cdef int _chunked_objective(
     while start < n_rows:
         rows = min(chunk_rows, n_rows - start)
         csr.row0 = start
+        if dropout != NULL:
+            dropout.row0 = start
         if targets.labels != NULL:
             one_hot_rows(targets.labels + start, NULL, rows, n_outputs, y_buf)
             y = y_buf
@@ -118,7 +138,7 @@ cdef int _chunked_objective(
             plan, terms, params, target, x + start * n_features if x != NULL else NULL,
             &csr if inputs.sparse else NULL, y,
             sample_weight + start if sample_weight != NULL else NULL, rows,
-            targets.weight_sum, start == 0, ws, chunk_rows)
+            targets.weight_sum, start == 0, ws, chunk_rows, dropout)
         objective[0] += part
         if not isfinite(part):
             return 0

@@ -5,6 +5,7 @@ from cython cimport floating
 
 from fastnn._kernels.activations cimport ActivationSpec
 from fastnn._kernels.dense cimport SparseRows
+from fastnn._kernels.dropout cimport DropoutKey
 
 # One dense layer: its widths and where its parameters lie in the flat vector
 # (all W first, then all b: scikit-learn's packing order).
@@ -14,6 +15,7 @@ ctypedef struct Layer:
     Py_ssize_t n_out
     Py_ssize_t w           # offset of W (n_in, n_z), row-major
     Py_ssize_t b           # offset of b (n_z,)
+    double dropout         # share of the outputs a training step drops (hidden layers)
 
 # Where a layer's buffers lie in a workspace laid out for n rows: at n times
 # these per-row offsets. -1: not in this layout.
@@ -22,6 +24,8 @@ ctypedef struct LayerSlots:
     Py_ssize_t a
     Py_ssize_t dz
     Py_ssize_t da
+    Py_ssize_t keep        # dropout's multipliers of a (see dropout.pxd)
+    Py_ssize_t dropped     # a * keep, what the next layer reads in training
 
 # A workspace layout for blocks of rows. Every buffer is (rows, width), so
 # one per-row offset fixes it for any number of rows.
@@ -39,6 +43,7 @@ ctypedef struct Plan:
     int loss_kind                  # fused with the output activation in training
     Py_ssize_t n_params
     Py_ssize_t n_weights           # every W lies in [0, n_weights), every b after
+    bint has_dropout               # some layer's dropout is positive
     Layout training                # forward + backward + the gathered batch
     Layout prediction              # forward only
 
@@ -85,5 +90,5 @@ cdef double loss_gradient_rows(
     const Plan* plan, const ObjectiveTerms* terms, const floating* params, floating* grads,
     const floating* x, const SparseRows* sparse, const floating* y,
     const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, int penalty,
-    floating* ws, Py_ssize_t ws_rows,
+    floating* ws, Py_ssize_t ws_rows, const DropoutKey* dropout,
 ) noexcept nogil

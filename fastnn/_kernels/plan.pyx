@@ -11,6 +11,14 @@ layer, output activation included) and :func:`loss_gradient_rows` (hidden
 layers forward, the output layer affine with its activation fused into the
 loss, then the backward pass). The epoch team (``epoch``) and the full-batch
 objective (``objective``) call them once per batch or chunk.
+
+A plan may carry a dropout rate per hidden layer. Only
+:func:`loss_gradient_rows`, and only when given a ``DropoutKey``, applies it
+(see ``dropout.pyx``): after each hidden activation it draws the layer's
+multipliers and hands the next layer ``a * keep``; the backward pass
+multiplies that layer's ``da`` by the same ``keep`` before the activation's
+vector-Jacobian product, which reads the undropped ``a``. Prediction
+(:func:`forward_rows`) never drops.
 """
 
 from libc.math cimport fabs, isfinite
@@ -23,6 +31,7 @@ from fastnn._kernels.dense cimport (
     dense_affine, dense_backward, dense_forward, sparse_affine, sparse_backward,
     sparse_dense_forward,
 )
+from fastnn._kernels.dropout cimport apply_keep, draw_keep
 from fastnn._kernels.losses cimport loss_gradient, N_LOSS_KINDS
 from fastnn._kernels.runtime cimport fastnn_num_threads, fastnn_thread_num
 
@@ -88,13 +97,17 @@ cdef class NetworkPlan:
         Length of the flat parameter vector.
     dtype : numpy.float32 or numpy.float64
         Type of the parameters and of all arithmetic.
+    dropout : ndarray of float64, shape (n_layers,), optional
+        Share of each layer's outputs a training step drops, in [0, 1); the
+        output layer's must be 0. None: no dropout.
     """
 
     def __cinit__(self, const Py_ssize_t[:, ::1] layers not None,
                   const int[::1] kinds not None,
                   const double[:, ::1] activation_params not None, int loss_kind,
-                  Py_ssize_t n_params, dtype):
+                  Py_ssize_t n_params, dtype, const double[::1] dropout=None):
         cdef Py_ssize_t L = layers.shape[0], l
+        cdef double rate
         cdef Py_ssize_t training_width = 0, prediction_width = 0, n_weights = 0
         cdef Layer* layer
         if L < 1 or layers.shape[1] != len(LAYER_COLUMNS):
@@ -105,6 +118,15 @@ cdef class NetworkPlan:
             raise ValueError("activation params must have shape (n_layers, 3)")
         if not 0 <= loss_kind < N_LOSS_KINDS:
             raise ValueError(f"unknown loss kind {loss_kind}")
+        if dropout is not None:
+            if dropout.shape[0] != L:
+                raise ValueError("need one dropout rate per layer")
+            for l in range(L):
+                if not 0 <= dropout[l] < 1:
+                    raise ValueError(f"dropout rates must be in [0, 1), got {dropout[l]} "
+                                     f"for layer {l}")
+            if dropout[L - 1] != 0:
+                raise ValueError("the output layer's dropout rate must be 0")
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
@@ -132,11 +154,14 @@ cdef class NetworkPlan:
             layer = &self.layer_table[l]
             layer.n_in, layer.n_z, layer.n_out = layers[l, 0], layers[l, 1], layers[l, 2]
             layer.w, layer.b = layers[l, 3], layers[l, 4]
+            layer.dropout = 0.0 if dropout is None else dropout[l]
             self.spec_table[l] = make_spec(kinds[l], &activation_params[l, 0], 3)
         self.plan.n_weights = n_weights
+        self.plan.has_dropout = False
 
         # Training: the gathered batch (x, y, weights), then Z, A, dZ, dA of
-        # each layer. Prediction: Z and A of each layer.
+        # each layer, and a layer with dropout its multipliers and A * them.
+        # Prediction: Z and A of each layer.
         self.plan.training.x = _take(&training_width, layers[0, 0])
         self.plan.training.y = _take(&training_width, layers[L - 1, 2])
         self.plan.training.weight = _take(&training_width, 1)
@@ -147,9 +172,15 @@ cdef class NetworkPlan:
             self.slot_table[l].a = _take(&training_width, layer.n_out)
             self.slot_table[l].dz = _take(&training_width, layer.n_z)
             self.slot_table[l].da = _take(&training_width, layer.n_out)
+            self.slot_table[l].keep = self.slot_table[l].dropped = -1
+            if layer.dropout > 0:
+                self.plan.has_dropout = True
+                self.slot_table[l].keep = _take(&training_width, layer.n_out)
+                self.slot_table[l].dropped = _take(&training_width, layer.n_out)
             self.slot_table[L + l].z = _take(&prediction_width, layer.n_z)
             self.slot_table[L + l].a = _take(&prediction_width, layer.n_out)
             self.slot_table[L + l].dz = self.slot_table[L + l].da = -1
+            self.slot_table[L + l].keep = self.slot_table[L + l].dropped = -1
         self.plan.training.layers = self.slot_table
         self.plan.training.row_width = training_width
         self.plan.prediction.layers = self.slot_table + L
@@ -176,6 +207,11 @@ cdef class NetworkPlan:
     @property
     def n_features(self):
         return self.plan.layers[0].n_in
+
+    @property
+    def dropout(self):
+        """Each layer's dropout rate (the output layer's is 0), as a tuple."""
+        return tuple(self.plan.layers[l].dropout for l in range(self.plan.n_layers))
 
     @property
     def n_outputs(self):
@@ -375,7 +411,7 @@ cdef double loss_gradient_rows(
     const Plan* plan, const ObjectiveTerms* terms, const floating* params, floating* grads,
     const floating* x, const SparseRows* sparse, const floating* y,
     const floating* sample_weight, Py_ssize_t n_rows, double weight_sum, int penalty,
-    floating* ws, Py_ssize_t ws_rows,
+    floating* ws, Py_ssize_t ws_rows, const DropoutKey* dropout,
 ) noexcept nogil:
     """Objective of a block of rows and its gradient (written to ``grads``).
 
@@ -386,7 +422,9 @@ cdef double loss_gradient_rows(
     ``penalty`` (a ``Penalty``) says so carries the L2 term. Returns NaN or inf, with ``grads``
     unspecified, when the loss is not finite. With ``grads`` NULL only the
     objective is computed (no backward pass). ``ws`` is a training workspace
-    laid out for ``ws_rows`` >= n_rows rows.
+    laid out for ``ws_rows`` >= n_rows rows. With ``dropout`` not NULL, the
+    hidden layers with a dropout rate are thinned by the masks of that key
+    (objective and gradient are those of the thinned network); NULL: none.
     """
     cdef Py_ssize_t L = plan.n_layers, l
     cdef const Layer* layer
@@ -394,6 +432,8 @@ cdef double loss_gradient_rows(
     cdef const LayerSlots* below
     cdef const floating* a_in
     cdef floating* da_in
+    cdef floating* a
+    cdef bint thinned
     cdef double alpha = terms.alpha if penalty != PENALTY_NONE else 0.0
     cdef double data_loss, squared_norm = 0
     cdef double l2 = alpha / weight_sum if penalty == PENALTY_IN_GRADIENT else 0.0
@@ -432,6 +472,12 @@ cdef double loss_gradient_rows(
         else:
             dense_affine(a_in, params + layer.w, params + layer.b,
                          _slot(ws, ws_rows, slots.z), n_rows, layer.n_in, layer.n_z)
+        if dropout != NULL and layer.dropout > 0:
+            a = _slot(ws, ws_rows, slots.dropped)
+            draw_keep(dropout, l, layer.dropout, _slot(ws, ws_rows, slots.keep), n_rows,
+                      layer.n_out)
+            apply_keep(a_in, _slot(ws, ws_rows, slots.keep), a, n_rows * layer.n_out)
+            a_in = a
 
     layer = &plan.layers[L - 1]
     slots = &plan.training.layers[L - 1]
@@ -454,11 +500,13 @@ cdef double loss_gradient_rows(
         slots = &plan.training.layers[l]
         if l > 0:
             below = &plan.training.layers[l - 1]
-            a_in = _slot(ws, ws_rows, below.a)
+            thinned = dropout != NULL and plan.layers[l - 1].dropout > 0
+            a_in = _slot(ws, ws_rows, below.dropped if thinned else below.a)
             da_in = _slot(ws, ws_rows, below.da)
         else:
             a_in = x
             da_in = NULL
+            thinned = False
         if l == 0 and sparse != NULL:
             # Seeding yields ||W||^2 too (when l2_sparse != 0).
             squared_norm += sparse_backward(
@@ -476,6 +524,10 @@ cdef double loss_gradient_rows(
                 _add_l1_subgradient(params + layer.w, grads + layer.w,
                                     layer.n_in * layer.n_z, l1 / weight_sum)
         if l > 0:
+            if thinned:
+                # da was the gradient of a * keep: that of a is da * keep.
+                apply_keep(da_in, _slot(ws, ws_rows, below.keep), da_in,
+                           n_rows * plan.layers[l - 1].n_out)
             activation_backward(&plan.specs[l - 1], _slot(ws, ws_rows, below.z),
                                 _slot(ws, ws_rows, below.a), da_in,
                                 _slot(ws, ws_rows, below.dz), n_rows,

@@ -145,9 +145,9 @@ def test_controls_set_the_estimator_parameters(moons):
     assert params["learning_rate_init"] == pytest.approx(1e-3)
     # Before any training, the architecture applies at once: no weights to lose.
     _button(dashboard, "+ layer").click()
-    assert [row.children[0].description for row in dashboard.layer_rows.children] == [
-        "layer 1", "layer 2", "layer 3"]
-    dashboard.layer_rows.children[-1].children[1].value = "selu"
+    rows = [dashboard._row_controls(row) for row in dashboard.layer_rows.children]
+    assert [units.description for units, _, _ in rows] == ["layer 1", "layer 2", "layer 3"]
+    rows[-1][1].value = "selu"
     dashboard.solver.value = "sgd"
     params = dashboard.estimator.get_params()
     assert params["hidden_layer_sizes"] == (8, 8, 8)
@@ -157,6 +157,53 @@ def test_controls_set_the_estimator_parameters(moons):
     assert [W.shape for W in est.coefs_] == [(2, 8), (8, 8), (8, 8), (8, 1)]
     assert dashboard._network_plot.layer_sizes == (2, 8, 8, 8, 1)
     assert est.t_ == 5 * 192  # every epoch saw the 192 training samples
+
+
+def test_dropout_sliders_set_the_rate_per_layer_live(moons):
+    X, y = moons
+    dashboard = TrainingDashboard(_classifier(), X, y, epochs=4)
+    _press(dashboard, "Step")
+    first, second = (dashboard._row_controls(row)[2] for row in dashboard.layer_rows.children)
+    first.value = 0.25
+    assert dashboard.estimator.dropout == [0.25, 0.0]
+    second.value = 0.25
+    assert dashboard.estimator.dropout == 0.25
+    # Dropout is not an architecture change: training goes on, no Reset asked.
+    assert "Reset" not in dashboard.status.value
+    _press(dashboard, "Train ▶")
+    assert dashboard.epoch == 4
+    # The same as a fit continued by partial_fit with that dropout from epoch 2.
+    again = _classifier()
+    X_train, y_train = dashboard._session.X, dashboard._session.y
+    again.partial_fit(X_train, y_train, classes=dashboard._session.classes)
+    again.set_params(dropout=0.25)
+    for _ in range(3):
+        again.partial_fit(X_train, y_train)
+    for ours, theirs in zip(dashboard.estimator.coefs_, again.coefs_):
+        np.testing.assert_array_equal(ours, theirs)
+    # L-BFGS refuses dropout: its sliders are off, and its fits train without it.
+    dashboard.solver.value = "lbfgs"
+    assert first.disabled and second.disabled
+    assert dashboard.architecture()["dropout"] == 0.0
+
+
+def test_initializer_dropdown_is_an_architecture_change(moons):
+    X, y = moons
+    dashboard = TrainingDashboard(_classifier(), X, y, epochs=2)
+    dashboard.initializer.value = "he_normal"
+    assert dashboard.estimator.kernel_initializer == "he_normal"
+    _press(dashboard, "Step")
+    same = _classifier(kernel_initializer="he_normal").partial_fit(
+        dashboard._session.X, dashboard._session.y, classes=dashboard._session.classes)
+    for ours, theirs in zip(dashboard.estimator.coefs_, same.coefs_):
+        np.testing.assert_array_equal(ours, theirs)
+    dashboard.initializer.value = "orthogonal"
+    assert "Reset" in dashboard.status.value
+    assert dashboard.estimator.kernel_initializer == "he_normal"
+    _press(dashboard, "Reset")
+    assert dashboard.estimator.kernel_initializer == "orthogonal"
+    dashboard.initializer.value = None
+    assert dashboard.estimator.kernel_initializer is None
 
 
 def test_architecture_change_after_training_asks_for_reset(moons):

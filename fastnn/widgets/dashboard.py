@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn.exceptions import NotFittedError
 
 from fastnn._parameters import usable_activation_names
+from fastnn.initializers import NAMES as INITIALIZER_NAMES
 from fastnn.widgets import plots
 from fastnn.widgets._session import (
     CannotContinue, TrainingSession, final_estimator, hidden_outputs, layer_weights,
@@ -262,7 +263,8 @@ class TrainingDashboard:
         for control, name in ((self.learning_rate, "learning_rate_init"),
                               (self.alpha, "alpha"), (self.batch_size, "batch_size")):
             control.observe(self._live_change(name), names="value")
-        self.solver.observe(lambda change: self._architecture_change(), names="value")
+        self.solver.observe(lambda change: (self._architecture_change(),
+                                            self._refresh_buttons()), names="value")
 
         self.layer_rows = widgets.VBox()
         self.add_layer_button = widgets.Button(description="+ layer", layout={"width": "80px"})
@@ -272,13 +274,26 @@ class TrainingDashboard:
         self.remove_layer_button.on_click(lambda _: self._remove_layer())
         self._activation_names = sorted(usable_activation_names())
         self.has_hidden_layers = "hidden_layer_sizes" in params
+        self.has_dropout = "dropout" in params
         if self.has_hidden_layers:
             sizes = list(np.atleast_1d(params["hidden_layer_sizes"]))
             activation = params["activation"]
             names = [activation] * len(sizes) if isinstance(activation, str) else activation
+            dropout = params.get("dropout", 0.0)
+            rates = [dropout] * len(sizes) if np.ndim(dropout) == 0 else list(dropout)
             self.layer_rows.children = [
-                self._layer_row(number, int(units), name)
-                for number, (units, name) in enumerate(zip(sizes, names), start=1)]
+                self._layer_row(number, int(units), name, float(rate))
+                for number, (units, name, rate) in enumerate(zip(sizes, names, rates),
+                                                             start=1)]
+        # One initializer for every layer; a per-layer list stays as given
+        # until the dropdown is moved.
+        initializer = params.get("kernel_initializer")
+        choices = [("scikit-learn", None)] + [(name, name) for name in INITIALIZER_NAMES]
+        self.initializer = widgets.Dropdown(
+            options=choices, value=initializer if isinstance(initializer, str) else None,
+            description="initializer", style=style,
+            disabled="kernel_initializer" not in params)
+        self.initializer.observe(lambda change: self._architecture_change(), names="value")
 
         self.epoch_label = widgets.Label()
         self.progress = widgets.IntProgress(min=0, max=epochs)
@@ -286,24 +301,53 @@ class TrainingDashboard:
         self.epochs.observe(lambda change: self._show_epoch(), names="value")
         self._show_epoch()
 
-    def _layer_row(self, number, units, activation):
-        row = widgets.HBox([
-            widgets.IntSlider(value=min(units, MAX_UNITS), min=1, max=MAX_UNITS,
-                              description=f"layer {number}",
-                              style={"description_width": "60px"},
-                              layout={"width": "230px"}),
-            widgets.Dropdown(options=self._activation_names, value=activation,
-                             layout={"width": "120px"})])
-        for control in row.children:
+    def _layer_row(self, number, units, activation, dropout=0.0):
+        size = widgets.IntSlider(value=min(units, MAX_UNITS), min=1, max=MAX_UNITS,
+                                 description=f"layer {number}",
+                                 style={"description_width": "60px"},
+                                 layout={"width": "230px"})
+        kind = widgets.Dropdown(options=self._activation_names, value=activation,
+                                layout={"width": "120px"})
+        # Dropout changes how the next epochs train, not the network's
+        # weights: it applies live, as the learning rate does.
+        rate = widgets.FloatSlider(value=dropout, min=0.0, max=0.9, step=0.05,
+                                   description="dropout", readout_format=".2f",
+                                   style={"description_width": "60px"},
+                                   layout={"width": "230px"},
+                                   disabled=not self.has_dropout)
+        for control in (size, kind):
             control.observe(lambda change: self._architecture_change(), names="value")
-        return row
+        rate.observe(lambda change: self._dropout_change(), names="value")
+        return widgets.VBox([widgets.HBox([size, kind]), rate])
+
+    @staticmethod
+    def _row_controls(row):
+        """A layer row's (units, activation, dropout) controls."""
+        (size, kind), rate = row.children[0].children, row.children[1]
+        return size, kind, rate
+
+    def dropout_rates(self):
+        """The dropout the layer rows ask for, as the ``dropout`` parameter."""
+        rates = [self._row_controls(row)[2].value for row in self.layer_rows.children]
+        return rates[0] if len(set(rates)) <= 1 and rates else (rates or 0.0)
+
+    def _dropout_change(self):
+        final = final_estimator(self.estimator)
+        if not self.has_dropout:
+            return
+        final.set_params(dropout=self.dropout_rates())
+        if self.running and not self._session.epochwise:
+            self._say("dropout: this fit reads it when it starts; it applies from the "
+                      "next run.")
 
     def _add_layer(self):
         if len(self.layer_rows.children) >= MAX_LAYERS:
             return
-        last = self.layer_rows.children[-1].children if self.layer_rows.children else None
+        last = (self._row_controls(self.layer_rows.children[-1])
+                if self.layer_rows.children else None)
         row = self._layer_row(len(self.layer_rows.children) + 1, last[0].value if last else 8,
-                              last[1].value if last else "relu")
+                              last[1].value if last else "relu",
+                              last[2].value if last else 0.0)
         self.layer_rows.children = (*self.layer_rows.children, row)
         self._architecture_change()
 
@@ -316,10 +360,16 @@ class TrainingDashboard:
         """The network parameters the controls ask for, as ``set_params`` arguments."""
         params = {"solver": self.solver.value}
         if self.has_hidden_layers:
-            rows = [row.children for row in self.layer_rows.children]
-            names = [activation.value for _, activation in rows]
-            params["hidden_layer_sizes"] = tuple(units.value for units, _ in rows)
+            rows = [self._row_controls(row) for row in self.layer_rows.children]
+            names = [activation.value for _, activation, _ in rows]
+            params["hidden_layer_sizes"] = tuple(units.value for units, _, _ in rows)
             params["activation"] = names[0] if len(set(names)) <= 1 else names
+            if self.has_dropout:
+                # L-BFGS trains without it (it refuses dropout).
+                params["dropout"] = (self.dropout_rates() if self.solver.value != "lbfgs"
+                                     else 0.0)
+        if not self.initializer.disabled:
+            params["kernel_initializer"] = self.initializer.value
         return params
 
     def _architecture_change(self):
@@ -365,6 +415,9 @@ class TrainingDashboard:
         self.batch_size.disabled = not stochastic
         self.add_layer_button.disabled = not self.has_hidden_layers
         self.remove_layer_button.disabled = not self.has_hidden_layers
+        # L-BFGS refuses dropout (its line search needs one objective).
+        for row in self.layer_rows.children:
+            self._row_controls(row)[2].disabled = not (self.has_dropout and stochastic)
 
     # -- views ------------------------------------------------------------
 
@@ -408,7 +461,7 @@ class TrainingDashboard:
             widgets.HBox([self.step_button, self.reset_button]),
             widgets.HTML("<b>Network</b>"), self.layer_rows,
             widgets.HBox([self.add_layer_button, self.remove_layer_button]),
-            self.solver, widgets.HTML("<b>Training</b>"), self.learning_rate, self.alpha,
+            self.initializer, self.solver, widgets.HTML("<b>Training</b>"), self.learning_rate, self.alpha,
             self.batch_size, self.epochs], layout={"width": "380px"})
         pictures = [self.loss_image] + ([self.data_image] if self._data_plot else [])
         views = widgets.VBox([widgets.HBox([self.epoch_label, self.progress]), self.status,

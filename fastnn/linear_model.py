@@ -5,7 +5,8 @@
 ``LogisticRegression`` one sigmoid neuron for two classes, a softmax layer for
 more. Both are trained by gradient descent (L-BFGS by default; for the
 unpenalised pinball and absolute losses from the exact solution of their
-linear program, ``fastnn._quantile_program``) on the MLP's objective: mean loss + ``alpha / (2 n) * ||w||^2``, intercepts unpenalised. So
+linear program, ``fastnn._quantile_program``) on the MLP's objective: mean
+loss + ``alpha / (2 n) * ||w||^2``, intercepts unpenalised. So
 ``LinearRegression()`` (``alpha=0``) is ordinary least squares, and
 ``LogisticRegression(alpha=a)`` is scikit-learn's ``LogisticRegression(C=1/a)``.
 With ``solver='sgd'`` or ``'adam'`` both offer ``partial_fit`` (one epoch over

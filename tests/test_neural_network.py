@@ -461,6 +461,20 @@ def test_quantile_mlp_predicts_the_quantile(quantile):
     assert np.mean(y <= model.predict(X)) == pytest.approx(quantile, abs=0.04)
 
 
+def test_validation_data_is_scored_by_the_robust_loss(regression_data):
+    # scoring="loss": the negative validation objective, the pinball mean
+    # computed by numpy from the predictions (alpha=0: no penalty term).
+    X, y = regression_data
+    model = _fit_quietly(MLPRegressor(loss="quantile", quantile=0.8, hidden_layer_sizes=(8,),
+                                      max_iter=20, random_state=0, alpha=0.0,
+                                      scoring="loss"),
+                         X[:200], y[:200], X_val=X[200:], y_val=y[200:])
+    expected = _mean_robust_loss("quantile", {"quantile": 0.8}, y[200:],
+                                 model.predict(X[200:]), None)
+    assert model.validation_loss_curve_[-1] == pytest.approx(expected, rel=1e-10)
+    assert model.validation_scores_[-1] == pytest.approx(-expected, rel=1e-10)
+
+
 def test_warm_start_may_change_the_loss_parameter(regression_data):
     X, y = regression_data
     model = _fit_quietly(MLPRegressor(loss="quantile", quantile=0.5, hidden_layer_sizes=(8,),

@@ -55,7 +55,8 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 # scikit-learn's names for the output activation of each Network loss.
 _OUT_ACTIVATIONS = {"squared_error": "identity", "poisson": "exp",
-                    "binary_cross_entropy": "logistic",
+                    "absolute_error": "identity", "huber": "identity",
+                    "quantile": "identity", "binary_cross_entropy": "logistic",
                     "categorical_cross_entropy": "softmax"}
 
 
@@ -96,6 +97,17 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
     def _loss_name(self, n_outputs, labels):
         """The Network loss for this estimator and these targets."""
         raise NotImplementedError
+
+    def _loss_param(self, loss):
+        """The parameter of the Network loss ``loss`` (None: it takes none)."""
+        return None
+
+    def _start_from_solution(self, network, X, Y, sample_weight):
+        """Set a new fit's initial parameters where a direct solution is known.
+
+        Called after the random initialisation of a fit's first pass, with
+        the validated data; by default it changes nothing.
+        """
 
     def _validate_targets(self, y, incremental, first_pass, classes):
         """Check ``y``; return (y as validated, Y for the network, labels).
@@ -211,7 +223,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
 
         What ``loss_curve_`` and ``validation_loss_curve_`` record, on other
         data: the loss the estimator minimises (log loss, half squared error
-        averaged over outputs, or half Poisson deviance, with scikit-learn's
+        averaged over outputs, half Poisson deviance, or the absolute error,
+        Huber or pinball loss averaged over outputs, with scikit-learn's
         clipping of probabilities at machine epsilon), weighted by
         ``sample_weight`` (and ``class_weight``), plus
         ``alpha / sum(sample_weight) * (l1_ratio * ||W||_1 + (1 - l1_ratio) / 2
@@ -380,9 +393,11 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         # The fit's one network: the solvers train its params (the working
         # vector); every snapshot shares it and holds its own copy of them.
-        network = Network(layer_sizes, hidden_activation, loss, X.dtype, dropout)
+        network = Network(layer_sizes, hidden_activation, loss, X.dtype, dropout,
+                          loss_param=self._loss_param(loss))
         if first_pass:
             network.initialize(rng, bound_activation, initializer)
+            self._start_from_solution(network, X, Y, sample_weight)
         else:
             self._check_continuation(previous, network)
             network.set_params(previous.params)
@@ -461,6 +476,8 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
 
     def _check_continuation(self, previous, network):
         net = previous.network
+        # A changed loss parameter (Huber delta, quantile) is no change of
+        # architecture: the parameters mean the same under it.
         if (net.layer_sizes != network.layer_sizes or net.loss != network.loss
                 or [a.name for a in net.activations] != [a.name for a in network.activations]):
             raise ValueError(

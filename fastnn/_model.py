@@ -19,6 +19,9 @@ from fastnn.network import Network
 
 __all__ = ["FittedModel", "loss_reporting"]
 
+# The losses reported as a mean over outputs, not a sum.
+_MEAN_OVER_OUTPUTS = frozenset({"squared_error", "absolute_error", "huber", "quantile"})
+
 
 def penalty_strengths(alpha, l1_ratio):
     """The L2 and L1 strengths of scikit-learn's elastic-net penalty.
@@ -47,7 +50,10 @@ def loss_reporting(network):
     """``(loss_normalizer, probability_floor)``: how the objective is reported.
 
     scikit-learn reports squared error averaged over outputs, so the data term
-    is divided by ``n_outputs`` there (by 1 for the other losses); and it
+    is divided by ``n_outputs`` there; the robust regression losses (absolute
+    error, Huber, pinball) are reported the same way, as the (weighted) mean
+    over samples and outputs; the Poisson deviance and the cross-entropies are
+    summed over outputs (divided by 1), as scikit-learn sums them. And it
     reports log losses of probabilities clipped at the dtype's machine
     epsilon, so the cross-entropies take that floor (0 for the other losses).
     The same two numbers keep ``loss_curve_``, tol-based stopping and L-BFGS's
@@ -62,7 +68,7 @@ def loss_reporting(network):
     loss_normalizer : float
     probability_floor : float
     """
-    normalizer = float(network.n_outputs) if network.loss == "squared_error" else 1.0
+    normalizer = float(network.n_outputs) if network.loss in _MEAN_OVER_OUTPUTS else 1.0
     floor = (float(np.finfo(network.dtype).eps)
              if network.loss in ("binary_cross_entropy", "categorical_cross_entropy")
              else 0.0)
@@ -190,13 +196,15 @@ class FittedModel:
         net = self.network
         return {"layer_sizes": net.layer_sizes,
                 "hidden_activation": [a.name for a in net.activations[:-1]],
-                "loss": net.loss, "dropout": list(net.dropout), "params": self.params,
+                "loss": net.loss, "loss_param": net.loss_param, "dropout": list(net.dropout),
+                "params": self.params,
                 "n_features_in": self.n_features_in,
                 "feature_names_in": self.feature_names_in, "labels": self.labels}
 
     def __setstate__(self, state):
         # The state may come from a model file (fastnn.load): check it before the
-        # kernels read it. Network validates sizes, activation names and loss.
+        # kernels read it. Network validates sizes, activation names, the loss
+        # and its parameter.
         params, sizes = state["params"], state["layer_sizes"]
         if not (isinstance(params, np.ndarray) and params.ndim == 1
                 and params.dtype in (np.float32, np.float64)):
@@ -211,9 +219,11 @@ class FittedModel:
             raise ValueError(f"layer sizes must be a sequence of integers, got {sizes!r}")
         if sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) > params.size:
             raise ValueError(f"{params.size} parameters cannot fill layers {tuple(sizes)}")
-        # Files written before dropout existed hold networks without it.
+        # Files written before dropout existed hold networks without it, and
+        # files written before losses took a parameter have no "loss_param":
+        # their losses take none.
         network = Network(sizes, state["hidden_activation"], state["loss"], params.dtype,
-                          state.get("dropout", 0.0))
+                          state.get("dropout", 0.0), loss_param=state.get("loss_param"))
         if params.shape != (network.n_params,):
             raise ValueError(f"{network!r} has {network.n_params} parameters, "
                              f"got {params.size}")

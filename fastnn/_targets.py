@@ -6,14 +6,51 @@ the public methods whose signature depends on the kind of target:
 ``partial_fit`` (classifiers take ``classes``) and the predictions.
 """
 
+import numbers
+
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_array, column_or_1d
+
+#: The regressors' loss parameters and their scikit-learn constraints.
+REGRESSION_LOSS_CONSTRAINTS = {
+    "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber", "quantile"})],
+    "huber_delta": [Interval(numbers.Real, 0, None, closed="neither")],
+    "quantile": [Interval(numbers.Real, 0, 1, closed="neither")],
+}
+
+#: The documentation (numpydoc) of ``loss``, for the regressors' docstrings.
+REGRESSION_LOSS_DOC = """
+    loss : {'squared_error', 'poisson', 'absolute_error', 'huber', 'quantile'}, \
+default='squared_error'
+        The loss minimised (the output is the identity, ``exp`` for 'poisson'),
+        with residual ``r = prediction - y``: half squared error ``r**2 / 2``,
+        half Poisson deviance, absolute error ``|r|``, Huber's loss (``r**2 / 2``
+        for ``|r| <= huber_delta``, ``huber_delta * (|r| - huber_delta / 2)``
+        beyond: Keras's ``Huber(delta)``), or the pinball loss of ``quantile``
+        (``quantile * -r`` where ``r < 0``, ``(1 - quantile) * r`` elsewhere;
+        its minimiser predicts that quantile of ``y``, as
+        :class:`sklearn.linear_model.QuantileRegressor` does). Where the
+        absolute and pinball losses have no derivative (``r = 0``), the
+        solvers take the subgradient 0. ``loss_curve_`` reports the
+        ``sample_weight``-weighted mean over samples, and over outputs for all
+        but 'poisson' (summed over outputs, as scikit-learn does)."""
+
+#: The documentation of the two loss parameters.
+LOSS_PARAMETERS_DOC = """
+    huber_delta : float, default=1.0
+        Where the Huber loss turns from quadratic to linear (> 0); only read
+        with ``loss='huber'``.
+    quantile : float, default=0.5
+        The quantile the pinball loss estimates, in (0, 1); only read with
+        ``loss='quantile'`` (the name of
+        :class:`sklearn.ensemble.HistGradientBoostingRegressor`'s)."""
 
 
 def check_label_types(labels, name):
@@ -247,11 +284,18 @@ class ClassifierTargets:
 
 
 class RegressorTargets:
-    """Real targets, one or several outputs; squared error or Poisson loss."""
+    """Real targets, one or several outputs; the estimator's ``loss``: squared
+    error, Poisson deviance, absolute error, Huber (``huber_delta``) or
+    pinball (``quantile``)."""
 
     def _validate_targets(self, y, incremental, first_pass, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        self._check_target_values(y)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        return y, Y, None
+
+    def _check_target_values(self, y):
         if y.dtype.kind in "USV":
             # Refused as scikit-learn's check_array refuses a string X at
             # predict (scikit-learn's MLP fails later, inside its loss).
@@ -259,8 +303,13 @@ class RegressorTargets:
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("Some value(s) of y are negative which is not allowed for "
                              "Poisson regression.")
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        return y, Y, None
+
+    def _loss_param(self, loss):
+        if loss == "huber":
+            return float(self.huber_delta)
+        if loss == "quantile":
+            return float(self.quantile)
+        return None
 
     def _encode_targets(self, model, y):
         y, Y, _ = self._validate_targets(y, False, False, None)

@@ -29,7 +29,7 @@ from fastnn.activations import Activation, get as get_activation
 from fastnn.initializers import NAMES as INITIALIZER_NAMES, draw as draw_initializer
 from fastnn._kernels.data import Inputs, TrainingData
 from fastnn._kernels.epoch import STATUS, EpochRules, EpochTeam
-from fastnn._kernels.losses import LOSS_KINDS
+from fastnn._kernels.losses import LOSS_KINDS, check_loss_param
 from fastnn._kernels.objective import loss_and_gradient
 from fastnn._kernels.plan import LAYER_COLUMNS, NetworkPlan, Objective
 from fastnn._parallel import (
@@ -41,7 +41,14 @@ OUTPUT_ACTIVATIONS = {
     "binary_cross_entropy": "sigmoid",
     "categorical_cross_entropy": "softmax",
     "poisson": "exponential",
+    "absolute_error": "linear",
+    "huber": "linear",
+    "quantile": "linear",
 }
+
+#: The default parameter of each loss that takes one (the Huber delta, the
+#: quantile of the pinball loss).
+LOSS_PARAM_DEFAULTS = {"huber": 1.0, "quantile": 0.5}
 
 # Rows per chunk in ``forward``: large enough that gemm runs at full speed,
 # small enough that a chunk's activations stay in cache.
@@ -85,9 +92,10 @@ class Network:
         One activation for every hidden layer, or one per hidden layer. Any
         name of :func:`fastnn.activations.names`.
     loss : {"squared_error", "binary_cross_entropy", "categorical_cross_entropy", \
-"poisson"}, default="squared_error"
+"poisson", "absolute_error", "huber", "quantile"}, default="squared_error"
         Training loss; it fixes the output activation (identity, sigmoid,
-        softmax, exponential), with which it is fused in the kernels.
+        softmax, exponential; identity for the last three), with which it is
+        fused in the kernels.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Type of the parameters and of all arithmetic.
     dropout : float or sequence of float, default=0.0
@@ -95,6 +103,10 @@ class Network:
         training step, in [0, 1): one rate for every hidden layer, or one per
         hidden layer (inverted dropout: the kept units are scaled by
         ``1 / (1 - rate)``; see :mod:`fastnn._kernels.dropout`).
+    loss_param : float or None, default=None
+        The Huber delta (> 0) of "huber", the quantile (in (0, 1)) of
+        "quantile"; None takes ``LOSS_PARAM_DEFAULTS``. The other losses take
+        no parameter (None only).
 
     Attributes
     ----------
@@ -111,13 +123,15 @@ class Network:
         Length of the weight prefix of ``params`` (what L2 penalises).
     dropout : tuple of float
         The dropout rate of each hidden layer.
+    loss_param : float or None
+        The loss's parameter (None for losses without one).
     plan : fastnn._kernels.plan.NetworkPlan
         The structure compiled for the kernels, built once with the network
         and immutable like ``layers``: every pass over rows runs through it.
     """
 
     def __init__(self, layer_sizes, hidden_activation="relu", loss="squared_error",
-                 dtype=np.float64, dropout=0.0):
+                 dtype=np.float64, dropout=0.0, loss_param=None):
         sizes = tuple(layer_sizes)
         if len(sizes) < 2:
             raise ValueError("layer_sizes needs at least the input and output sizes, "
@@ -127,6 +141,11 @@ class Network:
                 raise ValueError(f"layer sizes must be positive integers, got {sizes!r}")
         if loss not in OUTPUT_ACTIVATIONS:
             raise ValueError(f"unknown loss {loss!r}; valid losses: {sorted(OUTPUT_ACTIVATIONS)}")
+        if loss in LOSS_PARAM_DEFAULTS:
+            loss_param = float(LOSS_PARAM_DEFAULTS[loss] if loss_param is None else loss_param)
+            check_loss_param(LOSS_KINDS[loss], loss_param)
+        elif loss_param is not None:
+            raise ValueError(f"the {loss} loss takes no parameter, got loss_param={loss_param!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -142,6 +161,7 @@ class Network:
         self.dropout = _dropout_rates(dropout, n_hidden)
         self.layer_sizes = tuple(int(s) for s in sizes)
         self.loss = loss
+        self.loss_param = loss_param
         self.dtype = dtype
         self.activations = tuple(get_activation(a) for a in hidden) + (
             get_activation(OUTPUT_ACTIVATIONS[loss]),)
@@ -172,7 +192,8 @@ class Network:
         rates = (np.array(self.dropout + (0.0,), dtype=np.float64) if self.has_dropout
                  else None)
         self.plan = NetworkPlan(table, kinds, activation_params, LOSS_KINDS[loss],
-                                self.n_params, self.dtype, rates)
+                                self.n_params, self.dtype, rates,
+                                0.0 if loss_param is None else loss_param)
         self.set_params(np.zeros(self.n_params, dtype=self.dtype))
 
     @property
@@ -570,8 +591,9 @@ class Network:
     def __repr__(self):
         hidden = [a.name for a in self.activations[:-1]]
         dropout = f", dropout={list(self.dropout)}" if self.has_dropout else ""
+        param = "" if self.loss_param is None else f", loss_param={self.loss_param!r}"
         return (f"Network(layer_sizes={self.layer_sizes}, hidden_activation={hidden}, "
-                f"loss={self.loss!r}, dtype={self.dtype.name}{dropout})")
+                f"loss={self.loss!r}, dtype={self.dtype.name}{dropout}{param})")
 
 
 def _dropout_rates(dropout, n_hidden):

@@ -23,7 +23,9 @@ from fastnn._parameters import (
     ActivationConstraint, DropoutConstraint, InitializerConstraint, dropout_rates,
     hidden_activations, hidden_layer_sizes,
 )
-from fastnn._targets import ClassifierTargets, RegressorTargets
+from fastnn._targets import (
+    LOSS_PARAMETERS_DOC, REGRESSION_LOSS_CONSTRAINTS, REGRESSION_LOSS_DOC, ClassifierTargets,
+    RegressorTargets)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -528,18 +530,18 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
 class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
     __doc__ = f"""Multi-layer perceptron regressor, scikit-learn compatible.
 
-    Squared error with identity outputs, or Poisson deviance with exponential
-    outputs; several outputs at once. Same parameters, attributes and results
-    as :class:`sklearn.neural_network.MLPRegressor` (see ``solver='lbfgs'`` with
-    several outputs below), plus ``callbacks`` and ``dropout``.
+    Squared error with identity outputs, Poisson deviance with exponential
+    outputs, or the robust losses (absolute error, Huber, pinball) with
+    identity outputs; several outputs at once. Same parameters, attributes and
+    results as :class:`sklearn.neural_network.MLPRegressor`, plus the robust
+    losses, ``huber_delta``, ``quantile``, ``callbacks`` and ``dropout``. One
+    difference: with several outputs and 'lbfgs', scikit-learn's
+    squared-error gradient is ``n_outputs`` times that of its own objective;
+    fastnn's agrees with it, so such fits differ from scikit-learn's (they
+    are correct here).
 
     Parameters
-    ----------
-    loss : {{'squared_error', 'poisson'}}, default='squared_error'
-        Half squared error (averaged over outputs), or half Poisson deviance.
-        With several outputs and 'lbfgs', scikit-learn's gradient is
-        ``n_outputs`` times that of its own objective; fastnn's agrees with it,
-        so such fits differ from scikit-learn's (they are correct here).{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}{_DROPOUT_DOC}
+    ----------{REGRESSION_LOSS_DOC}{_COMMON_PARAMETERS_DOC}{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}{_DROPOUT_DOC}{LOSS_PARAMETERS_DOC}
 
     Attributes
     ----------{_ATTRIBUTES_DOC}
@@ -556,7 +558,7 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
 
     _parameter_constraints: dict = {
         **_MultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        **REGRESSION_LOSS_CONSTRAINTS,
     }
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -566,7 +568,8 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, callbacks=None, l1_ratio=0.0,
-                 kernel_initializer=None, scoring=None, dropout=0.0):
+                 kernel_initializer=None, scoring=None, dropout=0.0, huber_delta=1.0,
+                 quantile=0.5):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -579,6 +582,8 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
             callbacks=callbacks, l1_ratio=l1_ratio, kernel_initializer=kernel_initializer,
             scoring=scoring, dropout=dropout)
         self.loss = loss
+        self.huber_delta = huber_delta
+        self.quantile = quantile
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

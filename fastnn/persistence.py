@@ -5,9 +5,9 @@ archive: ``schema.json`` describing the object tree, one ``.npy`` entry per
 array) plus one entry of fastnn's own, ``fastnn.json``, holding the file
 format version and the fastnn version that wrote it. What skops writes is plain
 data: the estimators' hyper-parameters and fitted attributes, the fitted
-network as its layer sizes, activation names, loss and flat parameter array
-(rebuilt on load, see :class:`fastnn._model.FittedModel`), the learning-rate
-schedule and optimizer state of the stochastic solvers
+network as its layer sizes, activation names, loss (with its parameter) and
+flat parameter array (rebuilt on load, see :class:`fastnn._model.FittedModel`),
+the learning-rate schedule and optimizer state of the stochastic solvers
 (:class:`fastnn._schedule.Schedule`), and the callbacks of
 :mod:`fastnn.callbacks` with their state (numbers, strings and the
 parameters :class:`~fastnn.callbacks.EarlyStopping` keeps), so ``warm_start``

@@ -36,8 +36,21 @@ def activation_vjp(name, z, grad):
     return grad * ACTIVATIONS[name][1](z)
 
 
+# The parameters the robust losses take when a test gives none.
+LOSS_PARAMS = {"huber": 1.0, "quantile": 0.5}
+
+
 # Each loss per sample (summed over outputs) from raw outputs z.
-def per_sample_loss(loss, z, y):
+def per_sample_loss(loss, z, y, param=None):
+    param = LOSS_PARAMS.get(loss) if param is None else param
+    if loss == "absolute_error":
+        return np.abs(z - y).sum(axis=1)
+    if loss == "huber":
+        r = np.abs(z - y)
+        return np.where(r <= param, 0.5 * r ** 2, param * (r - 0.5 * param)).sum(axis=1)
+    if loss == "quantile":
+        u = y - z
+        return np.maximum(param * u, (param - 1) * u).sum(axis=1)
     if loss == "squared_error":
         return 0.5 * ((z - y) ** 2).sum(axis=1)
     if loss == "binary_cross_entropy":
@@ -49,6 +62,18 @@ def per_sample_loss(loss, z, y):
         mu = np.exp(z)
         return (xlogy(y, y) - y * np.log(mu) - y + mu).sum(axis=1)
     raise ValueError(loss)
+
+
+def loss_derivative(loss, z, y, param=None):
+    """d loss / d z element-wise (the subgradient 0 where the robust losses kink at z = y)."""
+    param = LOSS_PARAMS.get(loss) if param is None else param
+    if loss == "absolute_error":
+        return np.sign(z - y)
+    if loss == "huber":
+        return np.clip(z - y, -param, param)
+    if loss == "quantile":
+        return np.where(z > y, 1 - param, np.where(z < y, -param, 0.0))
+    return activate(OUTPUT[loss], z) - y
 
 
 def make_targets(loss, rng, n_rows, n_cols):
@@ -63,7 +88,8 @@ def make_targets(loss, rng, n_rows, n_cols):
 
 
 OUTPUT = {"squared_error": "linear", "binary_cross_entropy": "sigmoid",
-          "categorical_cross_entropy": "softmax", "poisson": "exponential"}
+          "categorical_cross_entropy": "softmax", "poisson": "exponential",
+          "absolute_error": "linear", "huber": "linear", "quantile": "linear"}
 
 
 def network_forward(coefs, intercepts, hidden, output, X):
@@ -88,7 +114,7 @@ def network_objective_gradient(coefs, intercepts, hidden, loss, X, Y, sw=None, a
     z_out = zs[-1]
     objective = (sw * per_sample_loss(loss, z_out, Y)).sum() / total
     objective += 0.5 * alpha * sum((W ** 2).sum() for W in coefs) / total
-    delta = (activate(OUTPUT[loss], z_out) - Y) * sw[:, None] / total
+    delta = loss_derivative(loss, z_out, Y) * sw[:, None] / total
     grad_w, grad_b = [None] * len(coefs), [None] * len(coefs)
     for l in range(len(coefs) - 1, -1, -1):
         grad_w[l] = a[l].T @ delta + alpha * coefs[l] / total

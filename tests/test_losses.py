@@ -1,5 +1,7 @@
 """Fused loss kernels against numpy formulas and finite differences."""
 
+import zlib
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,10 +10,14 @@ import pytest
 from scipy.special import expit
 
 from fastnn._kernels import losses
-from reference import OUTPUT, activate, central_difference, make_targets, per_sample_loss
+from reference import (
+    OUTPUT, activate, central_difference, loss_derivative, make_targets, per_sample_loss)
 from conftest import tolerance
 
 LOSSES = sorted(losses.LOSS_KINDS)
+ROBUST = ["absolute_error", "huber", "quantile"]
+# Parameters away from the defaults, so that a kernel reading the wrong one shows.
+PARAMS = {"huber": 1.3, "quantile": 0.3}
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -22,14 +28,17 @@ def test_value_and_gradient_match_numpy(loss, weighted, dtype):
     y = make_targets(loss, rng, 40, 4)
     sw = rng.uniform(0.1, 2.0, 40) if weighted else None
     grad = np.full((40, 4), np.nan, dtype=dtype)
+    param = PARAMS.get(loss, 0.0)
     total = losses.loss(
         losses.LOSS_KINDS[loss], raw.astype(dtype), y.astype(dtype),
-        None if sw is None else sw.astype(dtype), grad, grad_scale=0.25)
-    weights = np.ones(40) if sw is None else sw
+        None if sw is None else sw.astype(dtype), grad, grad_scale=0.25, loss_param=param)
+    weights = np.ones(40) if sw is None else sw.astype(dtype).astype(np.float64)
     raw64 = raw.astype(dtype).astype(np.float64)
-    expected = (weights * per_sample_loss(loss, raw64, y)).sum()
+    y64 = y.astype(dtype).astype(np.float64)
+    expected = (weights * per_sample_loss(loss, raw64, y64, PARAMS.get(loss))).sum()
     assert total == pytest.approx(expected, rel=tolerance(dtype) * 10)
-    expected_grad = 0.25 * weights[:, None] * (activate(OUTPUT[loss], raw64) - y)
+    expected_grad = 0.25 * weights[:, None] * loss_derivative(loss, raw64, y64,
+                                                              PARAMS.get(loss))
     np.testing.assert_allclose(grad, expected_grad, rtol=tolerance(dtype) * 10,
                                atol=tolerance(dtype))
 
@@ -40,10 +49,101 @@ def test_gradient_is_the_derivative(loss):
     raw = rng.standard_normal((5, 3))
     y = make_targets(loss, rng, 5, 3)
     kind = losses.LOSS_KINDS[loss]
+    param = PARAMS.get(loss, 0.0)
     grad = np.empty_like(raw)
-    losses.loss(kind, raw, y, None, grad)
-    numeric = central_difference(lambda r: losses.loss(kind, r, y), raw, 1e-6)
+    losses.loss(kind, raw, y, None, grad, loss_param=param)
+    numeric = central_difference(lambda r: losses.loss(kind, r, y, loss_param=param), raw,
+                                 1e-6)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss, param", [("absolute_error", 0.0), ("huber", 0.4),
+                                         ("huber", 2.5), ("quantile", 0.1),
+                                         ("quantile", 0.5), ("quantile", 0.85)])
+def test_robust_gradients_are_central_differences(loss, param, dtype):
+    # Weighted, several outputs, in each dtype. The residuals are kept at
+    # least 4 h from the kinks (0, and +-delta for Huber), so the differences
+    # never straddle one; h = 2^-8 is exact in float32, and on the linear
+    # pieces central differences are exact up to rounding.
+    rng = np.random.default_rng(zlib.crc32(f"{loss}{param}".encode()))
+    h = 2.0 ** -8
+    y = rng.standard_normal((7, 3))
+    size = rng.uniform(0.05, 4.0, (7, 3))
+    if loss == "huber":
+        size[np.abs(size - param) < 4 * h] += 8 * h
+    raw = (y + size * rng.choice([-1.0, 1.0], (7, 3))).astype(dtype)
+    y = y.astype(dtype)
+    sw = rng.uniform(0.2, 3.0, 7).astype(dtype)
+    kind = losses.LOSS_KINDS[loss]
+    grad = np.empty_like(raw)
+    losses.loss(kind, raw, y, sw, grad, grad_scale=0.5, loss_param=param)
+    numeric = central_difference(
+        lambda r: 0.5 * losses.loss(kind, r.astype(dtype), y, sw, loss_param=param),
+        raw.astype(np.float64), h)
+    # float32: the loss is summed in float64 from float32 terms, each exact to
+    # ~1e-7 relative; divided by 2h that leaves ~1e-4 absolute.
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4 if dtype == np.float32 else 1e-9,
+                               atol=2e-4 if dtype == np.float32 else 1e-9)
+
+
+def test_robust_losses_take_the_subgradient_zero_at_the_target(dtype):
+    # At z = y the absolute and pinball losses have no derivative: 0 (as
+    # np.sign) is in their subdifferentials ([-1, 1] and [-q, 1 - q]); Huber is
+    # differentiable there, with slope 0, and at |r| = delta its pieces meet.
+    y = np.array([[0.5, -2.0, 3.0]], dtype=dtype)
+    for loss, param in [("absolute_error", 0.0), ("quantile", 0.2), ("huber", 1.0)]:
+        grad = np.full_like(y, np.nan)
+        assert losses.loss(losses.LOSS_KINDS[loss], y.copy(), y, None, grad,
+                           loss_param=param) == 0.0
+        np.testing.assert_array_equal(grad, 0.0)
+    kind = losses.LOSS_KINDS["huber"]
+    raw = np.array([[1.5, -1.0, 0.0]])  # residuals delta, -delta, 0 with delta = 1
+    grad = np.empty_like(raw)
+    assert losses.loss(kind, raw, np.array([[0.5, 0.0, 0.0]]), None, grad,
+                       loss_param=1.0) == 1.0
+    np.testing.assert_array_equal(grad, [[1.0, -1.0, 0.0]])
+
+
+def test_pinball_at_the_median_is_half_the_absolute_error(dtype):
+    rng = np.random.default_rng(7)
+    raw = rng.standard_normal((30, 2)).astype(dtype)
+    y = rng.standard_normal((30, 2)).astype(dtype)
+    sw = rng.uniform(0.5, 2.0, 30).astype(dtype)
+    g_pin, g_abs = np.empty_like(raw), np.empty_like(raw)
+    pin = losses.loss(losses.LOSS_KINDS["quantile"], raw, y, sw, g_pin, loss_param=0.5)
+    absolute = losses.loss(losses.LOSS_KINDS["absolute_error"], raw, y, sw, g_abs)
+    assert pin == pytest.approx(0.5 * absolute, rel=1e-15)
+    np.testing.assert_array_equal(g_pin, 0.5 * g_abs)
+
+
+def test_huber_is_squared_error_within_delta_and_scaled_absolute_error_beyond():
+    # Keras's Huber(delta): 0.5 r^2 for |r| <= delta, delta (|r| - delta / 2) beyond.
+    raw = np.array([[0.3, -0.7], [5.0, -9.0]])
+    y = np.zeros((2, 2))
+    huber = losses.LOSS_KINDS["huber"]
+    assert losses.loss(huber, raw[:1], y[:1], loss_param=1.0) == pytest.approx(
+        losses.loss(losses.LOSS_KINDS["squared_error"], raw[:1], y[:1]), rel=1e-15)
+    assert losses.loss(huber, raw[1:], y[1:], loss_param=2.0) == pytest.approx(
+        2.0 * (5.0 - 1.0) + 2.0 * (9.0 - 1.0), rel=1e-15)
+
+
+@pytest.mark.parametrize("loss", ROBUST)
+def test_robust_losses_of_nan_outputs_are_nan(loss):
+    raw = np.array([[0.0, np.nan]])
+    kind = losses.LOSS_KINDS[loss]
+    assert np.isnan(losses.loss(kind, raw, np.zeros((1, 2)), loss_param=PARAMS.get(loss, 0)))
+
+
+@pytest.mark.parametrize("loss, bad", [("huber", 0.0), ("huber", -1.0), ("huber", np.nan),
+                                       ("huber", np.inf), ("quantile", 0.0),
+                                       ("quantile", 1.0), ("quantile", -0.2),
+                                       ("quantile", np.nan)])
+def test_bad_loss_parameters_are_refused(loss, bad):
+    kind = losses.LOSS_KINDS[loss]
+    with pytest.raises(ValueError, match=f"the {loss} loss needs"):
+        losses.loss(kind, np.ones((2, 1)), np.ones((2, 1)), loss_param=bad)
+    with pytest.raises(ValueError, match=f"the {loss} loss needs"):
+        losses.check_loss_param(kind, bad)
 
 
 def test_cross_entropy_stays_finite_and_exact_for_confident_outputs():

@@ -24,6 +24,40 @@ from reference import central_difference, make_targets
 LOSSES = sorted(OUTPUT_ACTIVATIONS)
 
 
+def test_loss_parameters_default_are_checked_and_reach_the_plan():
+    from fastnn.network import LOSS_PARAM_DEFAULTS
+    from fastnn._kernels.losses import LOSS_KINDS
+    assert LOSS_PARAM_DEFAULTS == {"huber": 1.0, "quantile": 0.5}
+    for loss, default in LOSS_PARAM_DEFAULTS.items():
+        net = Network((3, 2), (), loss)
+        assert net.loss_param == net.plan.loss_param == default
+        assert net.plan.loss_kind == LOSS_KINDS[loss]
+        assert f"loss_param={default}" in repr(net)
+    assert Network((3, 2), (), "quantile", loss_param=0.25).plan.loss_param == 0.25
+    net = Network((3, 2), (), "squared_error")
+    assert net.loss_param is None and net.plan.loss_param == 0.0
+    assert "loss_param" not in repr(net)
+    with pytest.raises(ValueError, match="the huber loss needs delta > 0"):
+        Network((3, 2), (), "huber", loss_param=0.0)
+    with pytest.raises(ValueError, match="the quantile loss needs quantile in"):
+        Network((3, 2), (), "quantile", loss_param=1.0)
+    with pytest.raises(ValueError, match="takes no parameter"):
+        Network((3, 2), (), "poisson", loss_param=0.5)
+
+
+def test_the_loss_parameter_changes_the_objective_as_the_formula_says():
+    # The same network and rows under two quantiles: the pinball objective is
+    # q * sum(u+) + (1 - q) * sum(u-), linear in q, with u = y - output.
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((30, 3)), rng.standard_normal((30, 2))
+    params = Network((3, 4, 2), "tanh").initialize(0).params
+    u = Y - Network((3, 4, 2), "tanh").forward(X, params=params)
+    for q in (0.2, 0.7):
+        net = Network((3, 4, 2), "tanh", "quantile", loss_param=q)
+        expected = (q * np.maximum(u, 0) + (1 - q) * np.maximum(-u, 0)).sum() / 30
+        assert net.objective(X, Y, params=params) == pytest.approx(expected, rel=1e-12)
+
+
 def test_layout_and_views():
     net = Network((4, 3, 2), "tanh", "categorical_cross_entropy")
     assert net.n_layers == 2

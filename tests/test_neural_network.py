@@ -396,6 +396,113 @@ def test_poisson_regressor_equals_scikit_learn(regression_data):
     assert ours.out_activation_ == theirs.out_activation_ == "exp"
 
 
+ROBUST_LOSSES = {"absolute_error": {}, "huber": {"huber_delta": 0.7},
+                 "quantile": {"quantile": 0.8}}
+
+
+def _mean_robust_loss(loss, params, Y, prediction, sample_weight):
+    # The reported loss: weighted mean over samples, then mean over outputs.
+    r = (prediction - Y).reshape(len(Y), -1)
+    if loss == "absolute_error":
+        per_element = np.abs(r)
+    elif loss == "huber":
+        delta = params["huber_delta"]
+        per_element = np.where(np.abs(r) <= delta, 0.5 * r ** 2,
+                               delta * (np.abs(r) - 0.5 * delta))
+    else:
+        q = params["quantile"]
+        per_element = np.maximum(-q * r, (1 - q) * r)
+    return np.average(per_element, weights=sample_weight, axis=0).mean()
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("loss", sorted(ROBUST_LOSSES))
+def test_robust_losses_train_and_report_their_mean(regression_data, loss, solver):
+    X, y = regression_data
+    Y = np.column_stack([y, -y + 0.5 * X[:, 3]])
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    params = dict(ROBUST_LOSSES[loss], loss=loss, hidden_layer_sizes=(20,), solver=solver,
+                  max_iter=60, random_state=0, learning_rate_init=0.01, alpha=1e-3)
+    model = _fit_quietly(MLPRegressor(**params), X, Y, sample_weight=sw)
+    assert model.out_activation_ == "identity"
+    assert model.loss_curve_[-1] < 0.7 * model.loss_curve_[0]
+    # objective(): the mean loss computed by numpy from the predictions, plus
+    # the penalty alpha / (2 sum(w)) ||W||^2.
+    penalty = 0.5 * 1e-3 * sum((W ** 2).sum() for W in model.coefs_) / sw.sum()
+    expected = _mean_robust_loss(loss, params, Y, model.predict(X), sw) + penalty
+    assert model.objective(X, Y, sample_weight=sw) == pytest.approx(expected, rel=1e-10)
+    if solver == "lbfgs":
+        assert model.loss_curve_[-1] == pytest.approx(expected, rel=1e-10)
+
+
+def test_huber_with_a_delta_beyond_every_residual_trains_as_squared_error(regression_data):
+    # Within delta the Huber gradient is the residual itself, as squared
+    # error's: the same updates, the same parameters bit for bit.
+    X, y = regression_data
+    params = dict(FIVE_EPOCHS, solver="adam")
+    squared = _fit_quietly(MLPRegressor(**params), X, y)
+    huber = _fit_quietly(MLPRegressor(loss="huber", huber_delta=1e100, **params), X, y)
+    for a, b in zip(huber.coefs_ + huber.intercepts_, squared.coefs_ + squared.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(huber.loss_curve_, squared.loss_curve_, rtol=1e-14)
+
+
+@pytest.mark.parametrize("quantile", [0.1, 0.9])
+def test_quantile_mlp_predicts_the_quantile(quantile):
+    # y = sin(x) + noise whose spread grows with |x|: the share of training
+    # targets under the fitted curve is the quantile (the pinball optimum's
+    # defining property), here within 0.04.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, (1000, 1))
+    y = np.sin(X[:, 0]) + rng.standard_normal(1000) * (0.2 + 0.3 * np.abs(X[:, 0]))
+    model = _fit_quietly(MLPRegressor(loss="quantile", quantile=quantile,
+                                      hidden_layer_sizes=(16,), solver="lbfgs",
+                                      max_iter=500, random_state=0), X, y)
+    assert np.mean(y <= model.predict(X)) == pytest.approx(quantile, abs=0.04)
+
+
+def test_validation_data_is_scored_by_the_robust_loss(regression_data):
+    # scoring="loss": the negative validation objective, the pinball mean
+    # computed by numpy from the predictions (alpha=0: no penalty term).
+    X, y = regression_data
+    model = _fit_quietly(MLPRegressor(loss="quantile", quantile=0.8, hidden_layer_sizes=(8,),
+                                      max_iter=20, random_state=0, alpha=0.0,
+                                      scoring="loss"),
+                         X[:200], y[:200], X_val=X[200:], y_val=y[200:])
+    expected = _mean_robust_loss("quantile", {"quantile": 0.8}, y[200:],
+                                 model.predict(X[200:]), None)
+    assert model.validation_loss_curve_[-1] == pytest.approx(expected, rel=1e-10)
+    assert model.validation_scores_[-1] == pytest.approx(-expected, rel=1e-10)
+
+
+def test_warm_start_may_change_the_loss_parameter(regression_data):
+    X, y = regression_data
+    model = _fit_quietly(MLPRegressor(loss="quantile", quantile=0.5, hidden_layer_sizes=(8,),
+                                      max_iter=20, warm_start=True, random_state=0), X, y)
+    before = model.coefs_[0].copy()
+    model.set_params(quantile=0.9)
+    _fit_quietly(model, X, y)
+    assert model._model.network.loss_param == 0.9
+    assert not np.array_equal(model.coefs_[0], before)
+    with pytest.raises(ValueError, match="warm_start"):
+        model.set_params(loss="huber").fit(X, y)
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"loss": "hinge"}, "loss"), ({"huber_delta": 0}, "huber_delta"),
+    ({"huber_delta": -2.0}, "huber_delta"), ({"quantile": 0}, "quantile"),
+    ({"quantile": 1}, "quantile"), ({"quantile": -0.5}, "quantile"),
+])
+def test_bad_loss_parameters_are_invalid_parameters(regression_data, params, name):
+    from sklearn.utils._param_validation import InvalidParameterError
+    X, y = regression_data
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of MLPRegressor") \
+            as error:
+        MLPRegressor(**params).fit(X, y)
+    expected = ("'absolute_error'" if name == "loss" else "range (0")
+    assert expected in str(error.value)
+
+
 def test_decode_matches_label_binarizer():
     from sklearn.preprocessing import LabelBinarizer
 

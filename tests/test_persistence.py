@@ -258,6 +258,53 @@ def test_poisson_regressor_survives(data, tmp_path):
     _assert_same_predictions(est, loaded, X)
 
 
+@pytest.mark.parametrize("cls", [MLPRegressor, LinearRegression])
+@pytest.mark.parametrize("params", [{"loss": "huber", "huber_delta": 0.3},
+                                    {"loss": "quantile", "quantile": 0.85},
+                                    {"loss": "absolute_error"}])
+def test_robust_loss_models_survive_with_their_parameters(cls, params, data, tmp_path):
+    X, _, y = data
+    est = _quiet(_make(cls, **params).fit, X, y)
+    loaded = _round_trip(est, tmp_path)
+    assert loaded.get_params() == est.get_params()
+    _assert_same_fitted_state(est, loaded)
+    _assert_same_predictions(est, loaded, X)
+    network = loaded._model.network
+    assert (network.loss, network.loss_param) == (
+        params["loss"], params.get("huber_delta", params.get("quantile")))
+    # The model goes on training under its own loss: as the original would.
+    for model in (est, loaded):
+        _quiet(model.partial_fit, X, y)
+    np.testing.assert_array_equal(_params(loaded), _params(est))
+
+
+@pytest.mark.parametrize("bad", [{"loss_param": -1.0}, {"loss": "quantile", "loss_param": 1.0},
+                                 {"loss_param": 0.5}])
+def test_a_loss_parameter_out_of_range_in_a_file_is_refused(bad, data, tmp_path,
+                                                            monkeypatch):
+    # A huber model claiming delta -1, a quantile of 1, or a parameter given
+    # to a loss that takes none.
+    loss = "squared_error" if bad == {"loss_param": 0.5} else "huber"
+    est = _quiet(_make(MLPRegressor, loss=loss).fit, data[0], data[2])
+    genuine = FittedModel.__getstate__
+    monkeypatch.setattr(FittedModel, "__getstate__", lambda self: {**genuine(self), **bad})
+    path = tmp_path / "tampered.skops"
+    fastnn.save(est, path)
+    with pytest.raises(ModelFileError, match=NOT_COMPLETE):
+        fastnn.load(path)
+
+
+def test_a_model_state_without_a_loss_parameter_loads_as_before(data):
+    # Files written before losses took a parameter have no "loss_param".
+    est = _quiet(_make(MLPRegressor).fit, data[0], data[2])
+    state = est._model.__getstate__()
+    del state["loss_param"]
+    model = FittedModel.__new__(FittedModel)
+    model.__setstate__(state)
+    assert model.network.loss_param is None
+    np.testing.assert_array_equal(model.forward(data[0]), est._model.forward(data[0]))
+
+
 def test_sparse_input_model_survives(data, tmp_path):
     import scipy.sparse as sp
     X = sp.csr_matrix(np.where(np.abs(data[0]) > 1, data[0], 0.0))

@@ -6,6 +6,7 @@ import scipy.sparse as sp
 
 from fastnn._kernels.data import Inputs
 from fastnn._kernels.dropout import keep_mask
+from fastnn._kernels.losses import LOSS_KINDS
 from fastnn._kernels.objective import loss_and_gradient
 from fastnn._kernels.plan import LAYER_COLUMNS, NetworkPlan, Objective
 from fastnn.network import Network
@@ -98,6 +99,8 @@ def test_plan_refuses_inconsistent_networks():
         (dict(kinds=args["kinds"][:1]), "one activation kind per layer"),
         (dict(activation_params=np.zeros((2, 2))), "activation params"),
         (dict(loss_kind=9), "unknown loss kind"),
+        (dict(loss_kind=LOSS_KINDS["huber"], loss_param=0.0), "the huber loss needs delta > 0"),
+        (dict(loss_kind=LOSS_KINDS["quantile"], loss_param=1.5), "the quantile loss needs quantile in"),
         (dict(n_params=net.n_params - 1), "outside the parameter vector"),
         (dict(layers=np.zeros((0, len(LAYER_COLUMNS)), dtype=np.intp)), "n_layers >= 1"),
         (dict(layers=broken), "layer 1 takes 3 inputs but layer 0 gives 2"),

@@ -118,10 +118,83 @@ cdef double _poisson(
     return total
 
 
+cdef inline double _sign(double x) noexcept nogil:
+    # np.sign: 0 at 0, the subgradient the robust losses take at z = y.
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+cdef double _absolute_error(
+    const floating* raw, const floating* y, floating* grad, Py_ssize_t n,
+    double scale,
+) noexcept nogil:
+    cdef double total = 0, diff
+    cdef Py_ssize_t j
+    for j in range(n):
+        diff = <double>raw[j] - y[j]
+        total += fabs(diff)
+        if grad != NULL:
+            grad[j] = <floating>(scale * _sign(diff))
+    return total
+
+
+cdef double _huber(
+    const floating* raw, const floating* y, floating* grad, Py_ssize_t n,
+    double scale, double delta,
+) noexcept nogil:
+    # 0.5 r^2 within delta of the target, delta (|r| - delta / 2) beyond:
+    # the two pieces meet with equal value and slope at |r| = delta.
+    cdef double total = 0, diff, size
+    cdef Py_ssize_t j
+    for j in range(n):
+        diff = <double>raw[j] - y[j]
+        size = fabs(diff)
+        if size <= delta:
+            total += 0.5 * diff * diff
+            if grad != NULL:
+                grad[j] = <floating>(scale * diff)
+        else:
+            total += delta * (size - 0.5 * delta)
+            if grad != NULL:
+                grad[j] = <floating>(scale * delta * _sign(diff))
+    return total
+
+
+cdef double _pinball(
+    const floating* raw, const floating* y, floating* grad, Py_ssize_t n,
+    double scale, double quantile,
+) noexcept nogil:
+    # q (y - z) when the target is above the output, (1 - q) (z - y) below.
+    cdef double total = 0, residual, slope
+    cdef Py_ssize_t j
+    for j in range(n):
+        residual = <double>y[j] - raw[j]
+        if residual > 0:
+            total += quantile * residual
+            slope = -quantile
+        elif residual < 0:
+            total -= (1.0 - quantile) * residual
+            slope = 1.0 - quantile
+        else:
+            # 0, or NaN: added so that a NaN output's loss is NaN.
+            total += residual
+            slope = 0.0
+        if grad != NULL:
+            grad[j] = <floating>(scale * slope)
+    return total
+
+
+cdef bint loss_param_valid(int kind, double loss_param) noexcept nogil:
+    if kind == HUBER:
+        return loss_param > 0 and isfinite(loss_param)
+    if kind == QUANTILE:
+        return 0 < loss_param < 1
+    return True
+
+
 cdef double loss_gradient(
     int kind, const floating* raw, const floating* y, const floating* sample_weight,
     floating* grad, Py_ssize_t n_rows, Py_ssize_t n_cols, double grad_scale,
-    double probability_floor,
+    double probability_floor, double loss_param,
 ) noexcept nogil:
     cdef double total = 0, floored_total = 0, weight = 1, row_loss, row_floored = 0
     cdef double log_low = -INFINITY, log_high = 0.0
@@ -146,12 +219,22 @@ cdef double loss_gradient(
             row_loss = _categorical_cross_entropy(raw + offset, y + offset, row_grad,
                                                   n_cols, grad_scale * weight, log_low,
                                                   log_high, &row_floored)
-        else:
+        elif kind == POISSON:
             row_loss = _poisson(raw + offset, y + offset, row_grad, n_cols,
                                 grad_scale * weight)
+        elif kind == ABSOLUTE_ERROR:
+            row_loss = _absolute_error(raw + offset, y + offset, row_grad, n_cols,
+                                       grad_scale * weight)
+        elif kind == HUBER:
+            row_loss = _huber(raw + offset, y + offset, row_grad, n_cols,
+                              grad_scale * weight, loss_param)
+        else:
+            row_loss = _pinball(raw + offset, y + offset, row_grad, n_cols,
+                                grad_scale * weight, loss_param)
         total += weight * row_loss
         floored_total += weight * row_floored
-    if log_low == -INFINITY or kind == SQUARED_ERROR or kind == POISSON:
+    if log_low == -INFINITY or not (kind == BINARY_CROSS_ENTROPY
+                                    or kind == CATEGORICAL_CROSS_ENTROPY):
         return total
     # The floored loss is what is reported, but outputs whose exact loss is
     # not even finite (logits near the float range) cannot be trained on: the
@@ -164,12 +247,37 @@ LOSS_KINDS = {
     "binary_cross_entropy": BINARY_CROSS_ENTROPY,
     "categorical_cross_entropy": CATEGORICAL_CROSS_ENTROPY,
     "poisson": POISSON,
+    "absolute_error": ABSOLUTE_ERROR,
+    "huber": HUBER,
+    "quantile": QUANTILE,
 }
+
+#: The kinds that read ``loss_param``, and what it is to them.
+PARAMETRIZED_LOSSES = {"huber": "delta > 0", "quantile": "quantile in (0, 1)"}
+
+
+def check_loss_param(int kind, double loss_param):
+    """Raise ValueError unless ``loss_param`` is valid for the loss ``kind``.
+
+    Parameters
+    ----------
+    kind : int
+        One of ``LOSS_KINDS``' values.
+    loss_param : float
+        The Huber delta (> 0) or the quantile (in (0, 1)); any value for the
+        other kinds, which do not read it.
+    """
+    if not 0 <= kind < N_LOSS_KINDS:
+        raise ValueError(f"unknown loss kind {kind}; valid kinds: {LOSS_KINDS}")
+    if not loss_param_valid(kind, loss_param):
+        name = next(name for name, value in LOSS_KINDS.items() if value == kind)
+        raise ValueError(f"the {name} loss needs {PARAMETRIZED_LOSSES[name]}, "
+                         f"got {loss_param}")
 
 
 def loss(int kind, const floating[:, ::1] raw, const floating[:, ::1] y,
          const floating[::1] sample_weight=None, floating[:, ::1] grad=None,
-         double grad_scale=1.0, double probability_floor=0.0):
+         double grad_scale=1.0, double probability_floor=0.0, double loss_param=0.0):
     """Sum of (weighted) per-sample losses, and optionally their gradient.
 
     Parameters
@@ -189,14 +297,16 @@ def loss(int kind, const floating[:, ::1] raw, const floating[:, ::1] y,
         When positive, cross-entropies report the loss of probabilities
         clipped to ``[floor, 1 - floor]`` (scikit-learn's reported loss);
         the gradient is unaffected.
+    loss_param : float, default=0
+        The Huber delta (> 0) or the quantile (in (0, 1)) of those losses;
+        ignored by the others.
 
     Returns
     -------
     total : float
         ``sum_i w_i * loss_i``.
     """
-    if not 0 <= kind < N_LOSS_KINDS:
-        raise ValueError(f"unknown loss kind {kind}; valid kinds: {LOSS_KINDS}")
+    check_loss_param(kind, loss_param)
     if y.shape[0] != raw.shape[0] or y.shape[1] != raw.shape[1]:
         raise ValueError("y must have the shape of raw")
     if grad is not None and (grad.shape[0] != raw.shape[0] or grad.shape[1] != raw.shape[1]):
@@ -212,5 +322,6 @@ def loss(int kind, const floating[:, ::1] raw, const floating[:, ::1] y,
     cdef double total
     with nogil:
         total = loss_gradient(kind, raw_ptr, y_ptr, sw_ptr, grad_ptr,
-                              raw.shape[0], raw.shape[1], grad_scale, probability_floor)
+                              raw.shape[0], raw.shape[1], grad_scale, probability_floor,
+                              loss_param)
     return total

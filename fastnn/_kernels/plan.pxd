@@ -41,6 +41,7 @@ ctypedef struct Plan:
     const Layer* layers
     const ActivationSpec* specs    # one per layer; the last is the output activation
     int loss_kind                  # fused with the output activation in training
+    double loss_param              # the loss's parameter (Huber delta, quantile), or 0
     Py_ssize_t n_params
     Py_ssize_t n_weights           # every W lies in [0, n_weights), every b after
     bint has_dropout               # some layer's dropout is positive

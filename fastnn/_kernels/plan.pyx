@@ -32,7 +32,8 @@ from fastnn._kernels.dense cimport (
     sparse_dense_forward,
 )
 from fastnn._kernels.dropout cimport apply_keep, draw_keep
-from fastnn._kernels.losses cimport loss_gradient, N_LOSS_KINDS
+from fastnn._kernels.losses cimport loss_gradient
+from fastnn._kernels.losses import check_loss_param
 from fastnn._kernels.runtime cimport fastnn_num_threads, fastnn_thread_num
 
 import numpy as np
@@ -100,12 +101,16 @@ cdef class NetworkPlan:
     dropout : ndarray of float64, shape (n_layers,), optional
         Share of each layer's outputs a training step drops, in [0, 1); the
         output layer's must be 0. None: no dropout.
+    loss_param : float, default=0
+        The loss's parameter: the Huber delta (> 0) or the quantile (in
+        (0, 1)); the other losses do not read it.
     """
 
     def __cinit__(self, const Py_ssize_t[:, ::1] layers not None,
                   const int[::1] kinds not None,
                   const double[:, ::1] activation_params not None, int loss_kind,
-                  Py_ssize_t n_params, dtype, const double[::1] dropout=None):
+                  Py_ssize_t n_params, dtype, const double[::1] dropout=None,
+                  double loss_param=0.0):
         cdef Py_ssize_t L = layers.shape[0], l
         cdef double rate
         cdef Py_ssize_t training_width = 0, prediction_width = 0, n_weights = 0
@@ -116,8 +121,7 @@ cdef class NetworkPlan:
             raise ValueError("need one activation kind per layer")
         if activation_params.shape[0] != L or activation_params.shape[1] != 3:
             raise ValueError("activation params must have shape (n_layers, 3)")
-        if not 0 <= loss_kind < N_LOSS_KINDS:
-            raise ValueError(f"unknown loss kind {loss_kind}")
+        check_loss_param(loss_kind, loss_param)
         if dropout is not None:
             if dropout.shape[0] != L:
                 raise ValueError("need one dropout rate per layer")
@@ -189,6 +193,7 @@ cdef class NetworkPlan:
         self.plan.layers = self.layer_table
         self.plan.specs = self.spec_table
         self.plan.loss_kind = loss_kind
+        self.plan.loss_param = loss_param
         self.plan.n_params = n_params
 
     def __dealloc__(self):
@@ -203,6 +208,14 @@ cdef class NetworkPlan:
     @property
     def n_params(self):
         return self.plan.n_params
+
+    @property
+    def loss_kind(self):
+        return self.plan.loss_kind
+
+    @property
+    def loss_param(self):
+        return self.plan.loss_param
 
     @property
     def n_features(self):
@@ -483,7 +496,8 @@ cdef double loss_gradient_rows(
     slots = &plan.training.layers[L - 1]
     data_loss = loss_gradient(plan.loss_kind, _slot(ws, ws_rows, slots.z), y, sample_weight,
                               _slot(ws, ws_rows, slots.dz) if grads != NULL else NULL,
-                              n_rows, layer.n_z, 1.0 / weight_sum, terms.probability_floor)
+                              n_rows, layer.n_z, 1.0 / weight_sum, terms.probability_floor,
+                              plan.loss_param)
     if not isfinite(data_loss):
         return data_loss
     if grads == NULL:

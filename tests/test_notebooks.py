@@ -24,8 +24,9 @@ CELL_TIMEOUT = 180
 
 @needs_notebooks
 def test_every_notebook_is_collected():
-    # The five of issue 4; a renamed or lost notebook should not silently drop out.
-    assert [p.name[:2] for p in PATHS] == ["01", "02", "03", "04", "05"]
+    # The five of issue 4 and issue 14's sixth; a renamed or lost notebook should
+    # not silently drop out.
+    assert [p.name[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06"]
 
 
 @needs_notebooks

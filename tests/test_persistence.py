@@ -228,6 +228,17 @@ def test_class_weight_models_survive(cls, class_weight, data, tmp_path):
     _assert_same_predictions(est, loaded, X)
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_elastic_net_models_survive_and_report_the_same_objective(cls, data, tmp_path):
+    X = data[0]
+    y = _targets(cls, data)
+    est = _quiet(_make(cls, "lbfgs", alpha=0.5, l1_ratio=0.6).fit, X, y)
+    loaded = _round_trip(est, tmp_path)
+    assert loaded.l1_ratio == 0.6
+    _assert_same_predictions(est, loaded, X)
+    assert loaded.objective(X, y) == est.objective(X, y)
+
+
 def test_label_smoothing_models_survive_and_continue(data, tmp_path):
     X = data[0]
     y = _targets(MLPClassifier, data)

@@ -307,7 +307,7 @@ class LearningRateScheduler(Callback):
     Notes
     -----
     A function is code: a model holding this callback cannot be saved with
-    :func:`fastnn.save` (the other callbacks can).
+    :func:`fastnn.save <fastnn.persistence.save>` (the other callbacks can).
     """
 
     sets_learning_rate = True

@@ -102,7 +102,7 @@ class Network:
         Share of each hidden layer's units dropped at every minibatch
         training step, in [0, 1): one rate for every hidden layer, or one per
         hidden layer (inverted dropout: the kept units are scaled by
-        ``1 / (1 - rate)``; see :mod:`fastnn._kernels.dropout`).
+        ``1 / (1 - rate)``; see ``fastnn._kernels.dropout``).
     loss_param : float or None, default=None
         The Huber delta (> 0) of "huber", the quantile (in (0, 1)) of
         "quantile"; None takes ``LOSS_PARAM_DEFAULTS``. The other losses take
@@ -313,7 +313,7 @@ class Network:
         return np.ascontiguousarray(X, dtype=self.dtype)
 
     def inputs(self, X):
-        """``X`` as the kernels read it: an :class:`fastnn._kernels.data.Inputs`.
+        """``X`` as the kernels read it: an ``Inputs`` of ``fastnn._kernels.data``.
 
         Dense input is used as it is when it is a C-contiguous array of the
         network's dtype, else converted. Any scipy sparse input becomes CSR
@@ -534,7 +534,7 @@ class Network:
             (BLAS held to one thread meanwhile). Default: two parts (one for
             batches under 16 rows) shared by as many threads as OpenMP allows,
             falling back to one thread while other programs keep them waiting
-            (see :mod:`fastnn._parallel`); the parts, not the threads, fix
+            (see ``fastnn._parallel``); the parts, not the threads, fix
             the result, through the rounding of the gradient's sum.
         l1 : float, default=0
             L1 penalty (see :meth:`loss_gradient`); minibatches add its
@@ -749,8 +749,8 @@ class EpochTrainer:
             returns it); its length caps the epochs.
         kept_params, kept_state : ndarray, optional
             Copies of the parameters and the optimizer's state after every
-            completed epoch (see :meth:`EpochTeam.run_epochs
-            <fastnn._kernels.epoch.EpochTeam.run_epochs>`).
+            completed epoch (see ``EpochTeam.run_epochs`` of
+            ``fastnn._kernels.epoch``).
 
         Returns
         -------

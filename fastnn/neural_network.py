@@ -475,7 +475,7 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
         ``y (1 - label_smoothing) + label_smoothing / K`` for a softmax over
         ``K`` classes, and ``y (1 - label_smoothing) + label_smoothing / 2``
         for each sigmoid output (binary and multilabel targets). ``loss_curve_``,
-        ``validation_loss_curve_`` and :meth:`objective` report the loss
+        ``validation_loss_curve_`` and ``objective`` report the loss
         against the smoothed targets, as Keras does. With smoothing a
         multiclass fit holds its targets as an (n_samples, n_classes) matrix.{_CALLBACKS_DOC}{_INITIALIZER_DOC}{_SCORING_DOC}{_DROPOUT_DOC}
 

@@ -1,4 +1,4 @@
-"""Model files that load without running code: :func:`save` and :func:`load`.
+"""Model files that load without running code: :func:`~fastnn.persistence.save` and :func:`~fastnn.persistence.load`.
 
 A fastnn model file is a `skops <https://skops.readthedocs.io>`_ file (a zip
 archive: ``schema.json`` describing the object tree, one ``.npy`` entry per
@@ -13,7 +13,7 @@ the learning-rate schedule and optimizer state of the stochastic solvers
 parameters :class:`~fastnn.callbacks.EarlyStopping` keeps), so ``warm_start``
 and ``partial_fit`` continue exactly.
 
-:func:`load` never unpickles. It reads ``fastnn.json`` first, then lets skops
+:func:`~fastnn.persistence.load` never unpickles. It reads ``fastnn.json`` first, then lets skops
 audit the object tree before anything is built: only :data:`TRUSTED_TYPES`
 (fastnn's own classes that occur in a saved estimator, listed one by one) and
 the types skops trusts by default (builtins, numpy arrays, scikit-learn's
@@ -21,7 +21,7 @@ estimators such as ``Pipeline``) may be constructed. skops is an optional
 dependency: ``pip install fastnn[persist]``.
 
 Files of format version 1 hold the same state under other class paths
-(:data:`RENAMED_TYPES`); :func:`load` reads them by mapping those paths to
+(:data:`RENAMED_TYPES`); :func:`~fastnn.persistence.load` reads them by mapping those paths to
 this version's classes before skops audits the tree.
 """
 
@@ -42,12 +42,12 @@ from fastnn.optimizers import SGD, Adam
 __all__ = ["save", "load", "ModelFileError", "FORMAT_VERSION", "TRUSTED_TYPES",
            "RENAMED_TYPES"]
 
-#: Version of the file layout this fastnn writes; :func:`load` reads files of
+#: Version of the file layout this fastnn writes; :func:`~fastnn.persistence.load` reads files of
 #: this version and older. Bump it when the saved state changes incompatibly.
 FORMAT_VERSION = 2
 
 #: fastnn's classes that a saved estimator holds, the only fastnn types
-#: :func:`load` constructs (besides the types skops trusts by default). Named
+#: :func:`~fastnn.persistence.load` constructs (besides the types skops trusts by default). Named
 #: one by one, no wildcard: a new class must be added here deliberately, once
 #: its state is plain data that is checked on load.
 TRUSTED_TYPES = (MLPClassifier, MLPRegressor, LinearRegression, LogisticRegression,
@@ -66,7 +66,7 @@ _FORMAT_NAME = "fastnn model"
 
 
 class ModelFileError(ValueError):
-    """A file :func:`load` refuses: incomplete or corrupted, not a fastnn model,
+    """A file :func:`~fastnn.persistence.load` refuses: incomplete or corrupted, not a fastnn model,
     written by a newer fastnn, or holding types it does not trust."""
 
 
@@ -85,12 +85,12 @@ def _type_names(types):
 
 
 def _untrusted(sio, data):
-    """Types in the skops bytes ``data`` that :func:`load` would refuse."""
+    """Types in the skops bytes ``data`` that :func:`~fastnn.persistence.load` would refuse."""
     return sorted(set(sio.get_untrusted_types(data=data)) - set(_type_names(TRUSTED_TYPES)))
 
 
 def save(estimator, path):
-    """Write an estimator to a model file that :func:`load` reads without running code.
+    """Write an estimator to a model file that :func:`~fastnn.persistence.load` reads without running code.
 
     Parameters
     ----------
@@ -98,7 +98,7 @@ def save(estimator, path):
         A fastnn estimator (``MLPClassifier``, ``MLPRegressor``,
         ``LinearRegression``, ``LogisticRegression``), fitted or not, or a
         scikit-learn estimator holding them, such as a ``Pipeline``. Everything
-        in it must be of a type :func:`load` trusts: fastnn's estimators,
+        in it must be of a type :func:`~fastnn.persistence.load` trusts: fastnn's estimators,
         scikit-learn's estimators, numpy arrays and random states, builtins. A
         ``callbacks=`` function, for instance, is code and is refused.
     path : str or os.PathLike
@@ -111,7 +111,7 @@ def save(estimator, path):
     ImportError
         When skops is not installed (``pip install fastnn[persist]``).
     TypeError
-        When ``estimator`` holds types that :func:`load` would refuse; nothing
+        When ``estimator`` holds types that :func:`~fastnn.persistence.load` would refuse; nothing
         is written. The message names them.
 
     See Also
@@ -195,7 +195,7 @@ def _upgraded(data, archive):
 
 
 def load(path):
-    """Read a model file written by :func:`save`, constructing only trusted types.
+    """Read a model file written by :func:`~fastnn.persistence.save`, constructing only trusted types.
 
     Nothing in the file is executed and nothing is unpickled: skops checks every
     type the file names before building any object, and the fitted network is
@@ -205,7 +205,7 @@ def load(path):
     Parameters
     ----------
     path : str or os.PathLike
-        A file written by :func:`save`.
+        A file written by :func:`~fastnn.persistence.save`.
 
     Returns
     -------

@@ -35,6 +35,9 @@ from setuptools import Extension, setup
 
 HERE = Path(__file__).resolve().parent
 DEBUG = os.environ.get("FASTNN_DEBUG", "0") not in ("", "0")
+# setuptools builds with MSVC on Windows: its options are spelt differently,
+# and it always has OpenMP (2.0, all prange needs).
+MSVC = sys.platform == "win32"
 
 
 def template_namespace(package_dir):
@@ -75,6 +78,8 @@ def openmp_flags():
     """
     if os.environ.get("FASTNN_NO_OPENMP", "0") not in ("", "0"):
         return [], []
+    if MSVC:
+        return ["/openmp"], []
     compiler = (sysconfig.get_config_var("CC") or "cc").split()
     if shutil.which(compiler[0]) is None:
         return [], []
@@ -113,7 +118,7 @@ def target_clones_flags():
     header's attribute; compilers or platforms without it (clang on macOS,
     other architectures, no ifunc) get portable single-target loops.
     """
-    if os.environ.get("FASTNN_NO_TARGET_CLONES", "0") not in ("", "0"):
+    if MSVC or os.environ.get("FASTNN_NO_TARGET_CLONES", "0") not in ("", "0"):
         return []
     compiler = (sysconfig.get_config_var("CC") or "cc").split()
     if shutil.which(compiler[0]) is None:
@@ -154,7 +159,9 @@ def extensions():
     render_templates(package_dir)
     omp_compile, omp_link = openmp_flags()
     clone_macros = target_clones_flags()
-    if DEBUG:
+    if MSVC:
+        optimisation = ["/Od", "/Zi"] if DEBUG else ["/O2"]
+    elif DEBUG:
         optimisation = ["-O0", "-g"]
     else:
         # -fno-math-errno lets gcc vectorise sqrt (Adam's update) without
@@ -173,12 +180,14 @@ def extensions():
             # arms convert between float and double (results are unchanged:
             # same rounding, NaN and infinities; only trap flags may differ).
             simd_macros = clone_macros
-            simd_flags = ["-ffp-contract=fast", "-fno-trapping-math"]
+            simd_flags = ["/fp:contract"] if MSVC else ["-ffp-contract=fast",
+                                                         "-fno-trapping-math"]
         elif name == "fastnn._kernels.optimizers":
             # The update loops (update_loops.h): copies per instruction set,
             # and no fma contraction, so every copy rounds like the baseline.
             simd_macros = clone_macros
-            simd_flags = ["-ffp-contract=off"]
+            # (MSVC's default /fp:precise does not contract.)
+            simd_flags = [] if MSVC else ["-ffp-contract=off"]
         modules.append(
             Extension(
                 name,

@@ -76,3 +76,44 @@ def test_version():
     import importlib.metadata
 
     assert fastnn.__version__ == importlib.metadata.version("fastnn") == "0.1.0"
+
+
+def _shared_libraries(extension):
+    """``ldd``'s ``name => path`` pairs of one compiled extension module."""
+    result = subprocess.run(["/usr/bin/ldd", str(extension)], capture_output=True, text=True,
+                            check=True)
+    pairs = {}
+    for line in result.stdout.splitlines():
+        name, arrow, rest = line.strip().partition(" => ")
+        if arrow:
+            pairs[name] = rest.split(" (")[0]
+    return pairs
+
+
+def test_manylinux_wheel_vendors_its_openmp_runtime():
+    # CI sets FASTNN_EXPECT_MANYLINUX=1 for the auditwheel-repaired wheel: its
+    # tag is manylinux, every kernel that links libgomp links the copy the
+    # wheel ships in fastnn.libs (never the system's), and none links a BLAS
+    # (the kernels call scipy's through cython_blas at run time).
+    if os.environ.get("FASTNN_EXPECT_MANYLINUX") != "1":
+        pytest.skip("FASTNN_EXPECT_MANYLINUX not set (set by .ci/run)")
+    import importlib.metadata
+
+    # None for an in-place build or an egg: no wheel was installed.
+    wheel = importlib.metadata.distribution("fastnn").read_text("WHEEL") or ""
+    tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines()
+            if line.startswith("Tag:")]
+    assert tags and all("manylinux" in tag for tag in tags), tags
+    package = Path(fastnn.__file__).resolve().parent
+    vendored = package.parent / "fastnn.libs"
+    assert any(path.name.startswith("libgomp") for path in vendored.iterdir()), vendored
+    openmp_users = 0
+    for name in KERNELS:
+        extension = Path(importlib.import_module(f"fastnn._kernels.{name}").__file__)
+        libraries = _shared_libraries(extension)
+        assert not [n for n in libraries if "blas" in n or "lapack" in n], libraries
+        for library, path in libraries.items():
+            if library.startswith("libgomp"):
+                openmp_users += 1
+                assert Path(path).resolve().parent == vendored.resolve(), (extension, path)
+    assert openmp_users > 0

@@ -7,7 +7,19 @@
 #ifndef FASTNN_RUNTIME_H
 #define FASTNN_RUNTIME_H
 
+#ifdef _WIN32
+/* MSVC's C runtime has no clock_gettime: the performance counter is Windows'
+   monotonic clock. */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#else
 #include <time.h>
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -26,11 +38,20 @@ static inline int fastnn_max_threads(void) { return 1; }
 static inline void fastnn_barrier(void) {}
 #endif
 
+#ifdef _WIN32
+static inline double fastnn_seconds(void) {
+    LARGE_INTEGER now, frequency;
+    QueryPerformanceCounter(&now);
+    QueryPerformanceFrequency(&frequency);
+    return (double)now.QuadPart / (double)frequency.QuadPart;
+}
+#else
 static inline double fastnn_seconds(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return now.tv_sec + 1e-9 * now.tv_nsec;
 }
+#endif
 
 /* Seconds between signal checks in long compiled loops: often enough that
    Ctrl-C feels immediate, rare enough that taking the GIL costs nothing

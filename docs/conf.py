@@ -9,6 +9,7 @@ compiled package.
 """
 
 import os
+import re
 import sys
 
 import fastnn
@@ -49,9 +50,6 @@ nitpick_ignore_regex = [
     (r"py:class", r"(array-like|ndarray|sparse matrix|callable|optional|estimator|"
                   r"default.*|of shape.*|str|int|float|bool|dict|list|tuple|None|"
                   r"RandomState|Pipeline|path-like|os\.PathLike|object|iterable)"),
-    # numpydoc links the MLPs' property attributes from the docstring's
-    # module (fastnn.neural_network), not from the page's fastnn.MLPClassifier.
-    (r"py:obj", r"(coefs_|intercepts_)"),
 ]
 
 # numpydoc: one table of parameters per class, no autosummary of members
@@ -63,16 +61,17 @@ numpydoc_xref_param_type = False
 # Checks left out: SA01/EX01/ES01 (See Also, Examples and an extended
 # summary are not asked of every method, as in scikit-learn's own
 # validation); RT02 (scikit-learn's docstrings name their returns,
-# "state : ndarray"); the others are docstrings still to be completed.
-numpydoc_validation_checks = {"all", "SA01", "EX01", "ES01", "RT02",
-                              "GL08", "PR07", "RT03", "PR01", "RT01", "SS01",
-                              "PR03", "PR04", "SS06", "GL02"}
+# "state : ndarray").
+numpydoc_validation_checks = {"all", "SA01", "EX01", "ES01", "RT02"}
 # Only fastnn's own public names: not scikit-learn's inherited or generated
-# methods (metadata routing), nor private modules.
-numpydoc_validation_exclude = {r"\.set_\w+_request$", r"\._\w+$", r"^sklearn\.", r"TRUSTED_TYPES$"}
+# methods (metadata routing), nor private modules; nor the module constants
+# (TRUSTED_TYPES, NAMES), whose "docstring" is their type's (frozenset's,
+# tuple's): their documentation is the comment autodoc reads.
+numpydoc_validation_exclude = {r"\.set_\w+_request$", r"\._\w+$", r"^sklearn\.",
+                               r"TRUSTED_TYPES$", r"initializers\.NAMES$"}
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 
 myst_enable_extensions = ["colon_fence", "dollarmath"]
@@ -100,22 +99,45 @@ plot_formats = [("png", 100)]
 
 
 
+# scikit-learn's estimator plumbing, inherited by every estimator: metadata
+# routing (set_<method>_request, generated per estimator) and the pandas
+# output switch. Their docstrings point into scikit-learn's own site, whose
+# labels do not resolve here; scikit-learn documents them.
+_SKLEARN_PLUMBING = frozenset({"get_metadata_routing", "set_output"})
+
+
 def _skip_member(app, what, name, obj, skip, options):
-    # scikit-learn generates set_<method>_request on every estimator; its
-    # docstrings point into scikit-learn's own site.
-    if name.startswith("set_") and name.endswith("_request"):
+    if name in _SKLEARN_PLUMBING or (name.startswith("set_") and name.endswith("_request")):
         return True
     return skip
 
 
+# A cross-reference into scikit-learn's user guide: :ref:`label` or
+# :ref:`title <label>`.
+_SKLEARN_REF = re.compile(r":ref:`(?:([^`<]*?)\s*<([^`>]+)>|([^`<]+))`")
+
+
+def _unlink_sklearn_refs(app, what, name, obj, options, lines):
+    # Methods inherited from scikit-learn (score, fit_transform) keep their
+    # docstrings, whose :ref: targets are labels of scikit-learn's site: say
+    # the name as text instead of a link that cannot resolve offline.
+    if not getattr(obj, "__module__", "").startswith("sklearn."):
+        return
+    for i, line in enumerate(lines):
+        lines[i] = _SKLEARN_REF.sub(
+            lambda m: f"*{(m.group(1) or m.group(2) or m.group(3)).strip()}*", line)
+
+
 def setup(app):
-    """Connect the member filter.
+    """Connect the member filter and the scikit-learn reference rewrite.
 
     Parameters
     ----------
     app : sphinx.application.Sphinx
+        The application being set up.
     """
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("autodoc-process-docstring", _unlink_sklearn_refs)
 
 
 html_theme = "pydata_sphinx_theme"

@@ -172,14 +172,18 @@ class ClassifierTargets:
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training samples of this call.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Their class labels (label-indicator rows for multilabel targets).
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; None weighs them equally.
         classes : array of shape (n_classes,), default=None
             All classes across the calls; required on the first call.
 
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         if classes is not None and "_model" not in self.__dict__:
             # Checked before X and y, as scikit-learn checks them, so a call
@@ -233,10 +237,12 @@ class ClassifierTargets:
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The samples.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            One label of ``classes_`` per sample, or 0/1 indicator rows.
         """
         model, output = self._forward(X)
         return self._decode(model, output)
@@ -251,10 +257,13 @@ class ClassifierTargets:
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The samples.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Each sample's probabilities; a row sums to 1 except for
+            multilabel targets, whose columns are independent.
         """
         model, output = self._forward(X)
         if model.labels.y_type_ == "binary" and len(model.labels.classes_) == 1:
@@ -269,10 +278,12 @@ class ClassifierTargets:
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The samples.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            The natural logarithm of each probability.
         """
         proba = self.predict_proba(X)
         return np.log(proba, out=proba)
@@ -323,12 +334,16 @@ class RegressorTargets:
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training samples of this call.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their target values.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; None weighs them equally.
 
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
@@ -347,10 +362,12 @@ class RegressorTargets:
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The samples.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values (one column per output).
         """
         model, output = self._forward(X)
         return self._decode(model, output)

@@ -156,7 +156,9 @@ def get(name, **params):
 
     Returns
     -------
-    Activation
+    activation : Activation
+        The activation with those parameters (immutable; equal names and
+        parameters give equal objects).
 
     Raises
     ------

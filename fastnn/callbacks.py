@@ -153,6 +153,7 @@ class FitInfo:
         Parameters
         ----------
         params : ndarray of shape (n_params,)
+            The flat parameter vector to keep, of the fit's network.
         """
         if self.params is not None and np.shape(params) != self.params.shape:
             raise ValueError(f"restore_params needs {self.params.shape[0]} parameters, "
@@ -185,6 +186,7 @@ class Callback:
         Parameters
         ----------
         info : FitInfo
+            The fit before its first epoch (``epoch`` 0, no loss yet).
         """
 
     def on_epoch_end(self, info):
@@ -193,10 +195,13 @@ class Callback:
         Parameters
         ----------
         info : FitInfo
+            The fit after the epoch: its loss, validation score and loss,
+            learning rate and parameters.
 
         Returns
         -------
         stop : bool
+            Whether the fit stops after this epoch.
         """
         return False
 
@@ -206,6 +211,7 @@ class Callback:
         Parameters
         ----------
         info : FitInfo
+            The fit after its last epoch.
         """
 
     def __call__(self, info):
@@ -331,10 +337,29 @@ class LearningRateScheduler(Callback):
         return rate
 
     def on_train_begin(self, info):
+        """Set epoch 0's learning rate from the schedule.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit as of now.
+        """
         self.epochs_seen_ = 0
         info.set_learning_rate(self._rate(0, info.learning_rate))
 
     def on_epoch_end(self, info):
+        """Set the next epoch's learning rate from the schedule.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit as of now.
+
+        Returns
+        -------
+        stop : bool
+            Always False: this callback never stops a fit.
+        """
         self.epochs_seen_ += 1
         info.set_learning_rate(self._rate(self.epochs_seen_, info.learning_rate))
         return False
@@ -390,10 +415,12 @@ class CosineDecay(Callback):
         Parameters
         ----------
         epoch : int
+            The epoch, counted from 0 since the callback started.
 
         Returns
         -------
-        float
+        learning_rate : float
+            The warmup's or the cosine's rate at that epoch.
         """
         if epoch < self.warmup_epochs:
             return self.initial * (epoch + 1) / (self.warmup_epochs + 1)
@@ -402,10 +429,29 @@ class CosineDecay(Callback):
         return self.initial * ((1.0 - self.alpha) * cosine + self.alpha)
 
     def on_train_begin(self, info):
+        """Set epoch 0's learning rate: :meth:`rate` of 0.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit as of now.
+        """
         self.epochs_seen_ = 0
         info.set_learning_rate(self.rate(0))
 
     def on_epoch_end(self, info):
+        """Set the next epoch's learning rate: :meth:`rate` of the epochs seen.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit as of now.
+
+        Returns
+        -------
+        stop : bool
+            Always False: this callback never stops a fit.
+        """
         self.epochs_seen_ += 1
         info.set_learning_rate(self.rate(self.epochs_seen_))
         return False
@@ -462,11 +508,30 @@ class ReduceLROnPlateau(_Monitoring):
         self.on_train_begin(None)
 
     def on_train_begin(self, info):
+        """Forget the best value, the wait and the cooldown.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit as of now (None when the constructor resets the state).
+        """
         self.best_ = None
         self.wait_ = 0
         self.cooldown_counter_ = 0
 
     def on_epoch_end(self, info):
+        """Count an epoch without improvement; after ``patience`` of them, cut the rate.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit as of now.
+
+        Returns
+        -------
+        stop : bool
+            Always False: this callback never stops a fit.
+        """
         current = self._monitored(info)
         if self.cooldown_counter_ > 0:
             self.cooldown_counter_ -= 1
@@ -551,6 +616,13 @@ class EarlyStopping(_Monitoring):
         self.on_train_begin(None)
 
     def on_train_begin(self, info):
+        """Forget the best value and epoch, the wait and the kept parameters.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit as of now (None when the constructor resets the state).
+        """
         self.best_ = None
         self.best_epoch_ = 0
         self.wait_ = 0
@@ -559,6 +631,18 @@ class EarlyStopping(_Monitoring):
         self.best_params_ = None
 
     def on_epoch_end(self, info):
+        """Watch the epoch; stop after ``patience`` epochs without improvement.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit after the epoch.
+
+        Returns
+        -------
+        stop : bool
+            Whether the fit stops here.
+        """
         epoch = self.epochs_seen_
         self.epochs_seen_ += 1
         current = self._monitored(info)
@@ -583,5 +667,12 @@ class EarlyStopping(_Monitoring):
         return False
 
     def on_train_end(self, info):
+        """With ``restore_best_weights``, end the fit with the best epoch's parameters.
+
+        Parameters
+        ----------
+        info : FitInfo
+            The fit as of now.
+        """
         if self.restore_best_weights and self.best_params_ is not None:
             info.restore_params(self.best_params_)

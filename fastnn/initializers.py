@@ -97,7 +97,8 @@ def draw(name, random_state, shape):
 
     Returns
     -------
-    ndarray of float64, of shape ``shape``
+    weights : ndarray of float64, of shape ``shape``
+        The drawn matrix, ``fan_in`` rows by ``fan_out`` columns.
 
     Raises
     ------

@@ -139,12 +139,16 @@ class _SingleNeuron(BaseNetworkEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training samples.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values, or class labels for :class:`LogisticRegression`.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; None weighs them equally.
 
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         return self._fit(X, y, sample_weight=sample_weight)
 
@@ -211,9 +215,9 @@ class LinearRegression(RegressorTargets, RegressorMixin, _SingleNeuron):
     _LBFGS_OPTIONS = types.MappingProxyType({"ftol": 0.0, "maxls": 50})
 
     def __init__(self, *, loss="squared_error", huber_delta=1.0, quantile=0.5,
-                 solver="lbfgs", alpha=0.0, max_iter=200, tol=1e-8,
+                 alpha=0.0, l1_ratio=0.0, solver="lbfgs", max_iter=200, tol=1e-8,
                  learning_rate_init=0.001, batch_size="auto", random_state=None,
-                 verbose=False, callbacks=None, l1_ratio=0.0, kernel_initializer=None):
+                 verbose=False, callbacks=None, kernel_initializer=None):
         super().__init__(solver=solver, alpha=alpha, max_iter=max_iter, tol=tol,
                          learning_rate_init=learning_rate_init, batch_size=batch_size,
                          random_state=random_state, verbose=verbose, callbacks=callbacks,
@@ -302,10 +306,9 @@ class LogisticRegression(ClassifierTargets, ClassifierMixin, _SingleNeuron):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    def __init__(self, *, solver="lbfgs", alpha=1.0, max_iter=200, tol=1e-4,
+    def __init__(self, *, alpha=1.0, l1_ratio=0.0, solver="lbfgs", max_iter=200, tol=1e-4,
                  learning_rate_init=0.001, batch_size="auto", random_state=None,
-                 verbose=False, callbacks=None, class_weight=None, l1_ratio=0.0,
-                 kernel_initializer=None):
+                 verbose=False, callbacks=None, kernel_initializer=None, class_weight=None):
         super().__init__(solver=solver, alpha=alpha, max_iter=max_iter, tol=tol,
                          learning_rate_init=learning_rate_init, batch_size=batch_size,
                          random_state=random_state, verbose=verbose, callbacks=callbacks,
@@ -334,10 +337,13 @@ class LogisticRegression(ClassifierTargets, ClassifierMixin, _SingleNeuron):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The samples.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+            ``X @ coef_.T + intercept_``: positive scores favour ``classes_[1]``
+            for two classes; otherwise the largest score's class is predicted.
         """
         model = self._fitted_model()
         X = self._validate_for_predict(model, X)

@@ -215,7 +215,19 @@ class Network:
         return self.layer_sizes[-1]
 
     def set_params(self, params):
-        """Adopt ``params`` (copied to this network's dtype) as the parameters."""
+        """Adopt ``params`` (copied to this network's dtype) as the parameters.
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Every ``W`` (row-major), then every ``b``, as ``params`` lays
+            them out.
+
+        Returns
+        -------
+        self : Network
+            The network, with new ``params``, ``coefs`` and ``intercepts``.
+        """
         params = np.array(params, dtype=self.dtype, copy=True).ravel()
         if params.shape != (self.n_params,):
             raise ValueError(f"expected {self.n_params} parameters, got {params.shape[0]}")
@@ -242,6 +254,8 @@ class Network:
         Parameters
         ----------
         random_state : None, int or numpy.random.RandomState
+            Source of the draws (scikit-learn's convention: None for numpy's
+            global generator, an int for a fresh seeded one).
         bound_activation : str or Activation, optional
             For a network without hidden layers: the activation whose bound
             the output layer takes (scikit-learn's MLP takes its
@@ -254,6 +268,7 @@ class Network:
         Returns
         -------
         self : Network
+            The network, with freshly drawn ``params``.
 
         Raises
         ------
@@ -321,6 +336,21 @@ class Network:
         ``Inputs`` already made for this network (of its dtype and width, such
         as a :meth:`training_data`'s ``inputs``) is returned as it is, so rows
         read many times are converted once.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or fastnn._kernels.data.Inputs
+            Rows of ``n_features`` real numbers.
+
+        Returns
+        -------
+        inputs : fastnn._kernels.data.Inputs
+            The rows as the kernels read them (dense C-contiguous, or CSR).
+
+        Raises
+        ------
+        ValueError
+            When ``X`` does not have ``n_features`` columns of real numbers.
         """
         if isinstance(X, Inputs):
             if X.dtype != self.dtype or X.n_features != self.n_features:
@@ -349,16 +379,19 @@ class Network:
         Parameters
         ----------
         X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            Input rows; sparse input is read as CSR by the first layer.
         Y : ndarray of shape (n_samples, n_outputs), or of integers (n_samples,)
             Target rows; for a network with more than one output they may be
             given by their classes instead (integers in ``[0, n_outputs)``,
             one-hot targets): then only each batch's one-hot rows are ever
             built, not an (n_samples, n_outputs) matrix.
         sample_weight : array-like of shape (n_samples,), optional
+            Weight of each row in the objective; None weighs rows equally.
 
         Returns
         -------
         data : fastnn._kernels.data.TrainingData
+            Inputs, targets and weights, in the network's dtype.
         """
         inputs = self.inputs(X)
         n_samples = inputs.n_rows
@@ -400,7 +433,8 @@ class Network:
 
         Returns
         -------
-        out : ndarray of shape (n_samples, n_outputs), the network's dtype
+        out : ndarray of shape (n_samples, n_outputs)
+            The output layer's activations, in the network's dtype.
         """
         return self._forward(X, params, hidden=False)[-1]
 
@@ -412,6 +446,7 @@ class Network:
         Parameters
         ----------
         X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            Input rows; sparse input is read as CSR by the first layer.
         params : ndarray of shape (n_params,), optional
             Parameters to use instead of ``self.params``.
 
@@ -456,16 +491,33 @@ class Network:
 
         Parameters
         ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            Input rows; sparse input is read as CSR by the first layer.
+            Or one :meth:`training_data` object, holding ``Y`` and
+            ``sample_weight`` too.
+        Y : ndarray of shape (n_samples, n_outputs), or of integers (n_samples,)
+            Targets, as for :meth:`training_data`; None when ``X`` is prepared.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weight of each row; None weighs rows equally.
+        alpha : float, default=0
+            Strength of the L2 penalty on the weights (not the biases).
+        loss_normalizer : float, default=1
+            Divides the data term of the returned objective (not the gradient).
+        params : ndarray of shape (n_params,), optional
+            Parameters to use instead of ``self.params``.
         probability_floor : float in [0, 0.5), default=0
             When positive, the returned cross-entropy is that of probabilities
             clipped to ``[floor, 1 - floor]`` (scikit-learn reports its loss
             clipped at machine epsilon); the gradient is unaffected.
         check_signals : bool, default=False
             Let Ctrl-C interrupt the computation (main thread only).
+        l1 : float, default=0
+            Strength of the L1 penalty on the weights.
 
         Returns
         -------
         objective : float
+            The penalised objective above.
         grad : ndarray of shape (n_params,)
             Gradient of the objective (with ``loss_normalizer`` = 1) with
             respect to ``params``, in the same flat layout; all NaN when the
@@ -486,6 +538,31 @@ class Network:
 
         Cheaper than :meth:`loss_gradient` when no gradient is needed, e.g.
         for a validation loss.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            Input rows; sparse input is read as CSR by the first layer.
+            Or one :meth:`training_data` object.
+        Y : ndarray of shape (n_samples, n_outputs), or of integers (n_samples,)
+            Targets; None when ``X`` is prepared.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weight of each row.
+        alpha : float, default=0
+            Strength of the L2 penalty.
+        loss_normalizer : float, default=1
+            Divides the data term.
+        params : ndarray of shape (n_params,), optional
+            Parameters to use instead of ``self.params``.
+        probability_floor : float in [0, 0.5), default=0
+            Floor of the reported cross-entropy's probabilities.
+        l1 : float, default=0
+            Strength of the L1 penalty.
+
+        Returns
+        -------
+        objective : float
+            As :meth:`loss_gradient` computes it.
         """
         return self._objective(X, Y, sample_weight, alpha, loss_normalizer, params,
                                probability_floor, None, False, l1)
@@ -512,12 +589,15 @@ class Network:
 
         Parameters
         ----------
-        X, Y, sample_weight :
+        X : array-like, scipy sparse matrix or fastnn._kernels.data.TrainingData
             As for :meth:`training_data`; or one prepared
-            :meth:`training_data` object in ``X`` (``Y`` and ``sample_weight``
-            None).
+            :meth:`training_data` object (``Y`` and ``sample_weight`` None).
+        Y : ndarray of shape (n_samples, n_outputs), or of integers (n_samples,)
+            Targets, as for :meth:`training_data`.
         batch_size : int
             Rows per batch (clipped to the number of rows).
+        sample_weight : array-like of shape (n_samples,), optional
+            Weight of each row.
         alpha : float, default=0
             L2 penalty (see :meth:`loss_gradient`).
         loss_normalizer : float, default=1
@@ -542,6 +622,11 @@ class Network:
         dropout_seed : array-like of 2 uint64, optional
             The key of the dropout masks (e.g. :func:`dropout_seed`);
             required when the network has dropout.
+
+        Returns
+        -------
+        trainer : EpochTrainer
+            Runs epochs over the data, each a call of :meth:`EpochTrainer.run`.
         """
         data = X if isinstance(X, TrainingData) else self.training_data(X, Y, sample_weight)
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -566,22 +651,46 @@ class Network:
                     probability_floor=0.0, n_threads=None, dropout_seed=None):
         """One epoch of minibatch training in compiled code, updating ``params``.
 
-        A one-epoch :meth:`trainer`: see there for the parameters. A fit of
-        many epochs sets up one trainer and runs it instead.
+        A one-epoch :meth:`trainer`; a fit of many epochs sets up one
+        trainer and runs it instead.
 
         Parameters
         ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            Input rows; sparse input is read as CSR by the first layer.
+            Or one :meth:`training_data` object.
+        Y : ndarray of shape (n_samples, n_outputs), or of integers (n_samples,)
+            Targets; None when ``X`` is prepared.
         order : ndarray of int, shape (n_samples,)
             Sample order of this epoch (a permutation, or ``arange`` for no
             shuffling); batch ``k`` is ``order[k * batch_size:(k + 1) * batch_size]``.
+        batch_size : int
+            Rows per batch.
         optimizer : fastnn.optimizers.SGD or fastnn.optimizers.Adam
             Its state is created on first use and updated in place.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weight of each row.
+        alpha : float, default=0
+            Strength of the L2 penalty.
+        loss_normalizer : float, default=1
+            Divides the reported loss only.
+        stop_flag : ndarray of uint8, shape (1,), optional
+            Set it non-zero from another thread to stop after the current batch.
+        check_signals : bool, default=False
+            Let Ctrl-C interrupt the epoch (main thread only).
+        probability_floor : float in [0, 0.5), default=0
+            Floor of the reported cross-entropy's probabilities.
+        n_threads : int, optional
+            Parts each batch is split into (see :meth:`trainer`).
+        dropout_seed : array-like of 2 uint64, optional
+            The key of the dropout masks; required when the network has dropout.
 
         Returns
         -------
         status : {"complete", "stopped", "diverged"}
+            How the epoch ended, as :meth:`EpochTrainer.run` says it.
         loss : float
-            As :meth:`EpochTrainer.run` returns them.
+            The epoch's mean training loss, as :meth:`EpochTrainer.run` returns it.
         """
         trainer = self.trainer(X, Y, batch_size, sample_weight, alpha, loss_normalizer,
                                probability_floor, stop_flag, check_signals, n_threads,
@@ -638,10 +747,12 @@ def dropout_seed(random_state):
     Parameters
     ----------
     random_state : numpy.random.RandomState
+        The generator whose state is hashed; it is not advanced.
 
     Returns
     -------
-    ndarray of uint64, shape (2,)
+    key : ndarray of uint64, shape (2,)
+        The key the dropout masks of ``fastnn._kernels.dropout`` are drawn by.
     """
     digest = hashlib.blake2b(digest_size=16, person=b"fastnn dropout")
     _hash_into(digest, random_state.get_state(legacy=False))
@@ -689,6 +800,23 @@ class EpochTrainer:
 
     Built by :meth:`Network.trainer`. Holds the compiled epoch team (data,
     batching, buffers) and picks the threads for each epoch.
+
+    Parameters
+    ----------
+    team : fastnn._kernels.epoch.EpochTeam
+        The compiled epoch: the plan, the prepared data, the batching and
+        the buffers.
+    dtype : numpy.dtype
+        The network's dtype (of the parameters and optimizer state).
+    adaptive : bool
+        Whether the threads of each epoch follow the contention policy of
+        ``fastnn._parallel`` (True) or stay at the team's parts (False, when
+        ``n_threads`` was given).
+
+    Attributes
+    ----------
+    batch_size : int
+        Rows per batch.
     """
 
     def __init__(self, team, dtype, adaptive):
@@ -698,6 +826,7 @@ class EpochTrainer:
 
     @property
     def batch_size(self):
+        """Rows per batch (int)."""
         return self.team.batch_size
 
     def run(self, params, optimizer, order, samples_seen=0):
@@ -705,8 +834,10 @@ class EpochTrainer:
 
         Parameters
         ----------
-        params : ndarray of shape (n_params,), the network's dtype
+        params : ndarray of shape (n_params,)
+            The parameters, in the network's dtype, updated in place.
         optimizer : fastnn.optimizers.SGD or fastnn.optimizers.Adam
+            Its state is created on first use and updated in place.
         order : ndarray of int, shape (n_samples,)
             Sample order of this epoch; batch ``k`` is
             ``order[k * batch_size:(k + 1) * batch_size]``.

@@ -428,6 +428,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets: class labels (classification) or real numbers (regression).
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; None weighs them equally.
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation data (the signature of scikit-learn's
             HistGradientBoosting): no split of ``X``; ``validation_scores_`` and
@@ -445,6 +446,7 @@ class _MultilayerPerceptron(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Returns
         -------
         self : object
+            The fitted estimator.
 
         Notes
         -----
@@ -501,14 +503,13 @@ class MLPClassifier(ClassifierTargets, ClassifierMixin, _MultilayerPerceptron):
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 alpha=0.0001, l1_ratio=0.0, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, class_weight=None, label_smoothing=0.0,
-                 callbacks=None, l1_ratio=0.0, kernel_initializer=None, scoring=None,
-                 dropout=0.0):
+                 callbacks=None, kernel_initializer=None, scoring=None, dropout=0.0):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -562,12 +563,12 @@ class MLPRegressor(RegressorTargets, RegressorMixin, _MultilayerPerceptron):
     }
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, callbacks=None, l1_ratio=0.0,
+                 solver="adam", alpha=0.0001, l1_ratio=0.0, batch_size="auto",
+                 learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, callbacks=None,
                  kernel_initializer=None, scoring=None, dropout=0.0, huber_delta=1.0,
                  quantile=0.5):
         super().__init__(

@@ -42,9 +42,17 @@ class _Optimizer:
     def ensure_state(self, n_params, dtype):
         """Allocate zeroed state for ``n_params`` parameters, or keep a matching one.
 
+        Parameters
+        ----------
+        n_params : int
+            Length of the network's flat parameter vector.
+        dtype : numpy.dtype
+            The parameters' dtype.
+
         Returns
         -------
         state : ndarray of shape (n_state_vectors * n_params,)
+            The state vectors, one after the other, updated in place by steps.
         """
         size = self.n_state_vectors * n_params
         if self.state is None or self.state.shape != (size,) or self.state.dtype != dtype:
@@ -52,19 +60,46 @@ class _Optimizer:
         return self.state
 
     def state_snapshot(self):
-        """A copy of the state (vectors and step count), for :meth:`restore_state`."""
+        """A copy of the state (vectors and step count), for :meth:`restore_state`.
+
+        Returns
+        -------
+        snapshot : dict
+            The state vectors (copied, or None before the first step) and, for
+            Adam, the step count.
+        """
         return {"state": None if self.state is None else self.state.copy()}
 
     def restore_state(self, snapshot):
-        """Return to a :meth:`state_snapshot` (the snapshot itself is not adopted)."""
+        """Return to a :meth:`state_snapshot` (the snapshot itself is not adopted).
+
+        Parameters
+        ----------
+        snapshot : dict
+            What :meth:`state_snapshot` returned; its arrays are copied.
+        """
         self.state = None if snapshot["state"] is None else snapshot["state"].copy()
 
     def update_rule(self):
-        """The update as the compiled epoch applies it: a typed ``UpdateRule``."""
+        """The update as the compiled epoch applies it.
+
+        Returns
+        -------
+        rule : fastnn._kernels.optimizers.SGDRule or fastnn._kernels.optimizers.AdamRule
+            The hyper-parameters (and Adam's step count) as of now, typed for
+            the compiled loop.
+        """
         raise NotImplementedError
 
     def applied(self, rule):
-        """Take back what epochs advanced in ``rule`` (step count, scheduled learning rate)."""
+        """Take back what epochs advanced in ``rule`` (step count, scheduled learning rate).
+
+        Parameters
+        ----------
+        rule : fastnn._kernels.optimizers.SGDRule or fastnn._kernels.optimizers.AdamRule
+            The rule :meth:`update_rule` returned, after the compiled epochs
+            ran with it.
+        """
         self.learning_rate = rule.learning_rate
 
 
@@ -79,8 +114,17 @@ class SGD(_Optimizer):
     Parameters
     ----------
     learning_rate : float, default=0.001
+        Step size (> 0); schedules change it between epochs.
     momentum : float in [0, 1], default=0.9
+        Share of the previous velocity kept at each step.
     nesterov : bool, default=True
+        Whether the step looks ahead along the velocity (Nesterov's momentum).
+
+    Attributes
+    ----------
+    state : ndarray of shape (n_params,) or None
+        The velocity, laid out like the network's parameters (None before
+        the first step).
     """
 
     solver = "sgd"
@@ -93,10 +137,25 @@ class SGD(_Optimizer):
         self.nesterov = bool(nesterov)
 
     def update_rule(self):
+        """The update as the compiled epoch applies it.
+
+        Returns
+        -------
+        rule : fastnn._kernels.optimizers.SGDRule
+            The learning rate, momentum and Nesterov flag as of now.
+        """
         return _kernels.SGDRule(self.learning_rate, self.momentum, self.nesterov)
 
     def step(self, params, grads):
-        """Apply one update to ``params`` (in place) from ``grads``."""
+        """Apply one update to ``params`` (in place) from ``grads``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            The parameters, updated in place.
+        grads : ndarray of shape (n_params,)
+            The gradient of the objective at ``params``, same dtype.
+        """
         velocity = self.ensure_state(params.shape[0], params.dtype)
         _kernels.sgd(params, grads, velocity, self.learning_rate, self.momentum, self.nesterov)
 
@@ -111,13 +170,21 @@ class Adam(_Optimizer):
     Parameters
     ----------
     learning_rate : float, default=0.001
-    beta1, beta2 : float in [0, 1), defaults 0.9 and 0.999
+        Step size (> 0) before the bias correction.
+    beta1 : float in [0, 1), default=0.9
+        Decay rate of the first-moment (mean) estimate.
+    beta2 : float in [0, 1), default=0.999
+        Decay rate of the second-moment (uncentred variance) estimate.
     epsilon : float, default=1e-8
+        Added to the root of the second moment, against division by zero.
 
     Attributes
     ----------
     t : int
         Number of updates applied so far.
+    state : ndarray of shape (2 * n_params,) or None
+        The first moments, then the second moments (None before the first
+        step).
     """
 
     solver = "adam"
@@ -132,26 +199,63 @@ class Adam(_Optimizer):
         self.t = 0
 
     def reset(self):
+        """Forget the moments and the step count."""
         super().reset()
         self.t = 0
 
     def update_rule(self):
+        """The update as the compiled epoch applies it.
+
+        Returns
+        -------
+        rule : fastnn._kernels.optimizers.AdamRule
+            The hyper-parameters and the step count as of now.
+        """
         return _kernels.AdamRule(self.learning_rate, self.beta1, self.beta2, self.epsilon,
                                  self.t)
 
     def applied(self, rule):
+        """Take back the step count and learning rate the compiled epochs advanced.
+
+        Parameters
+        ----------
+        rule : fastnn._kernels.optimizers.AdamRule
+            The rule :meth:`update_rule` returned, after the epochs ran.
+        """
         super().applied(rule)
         self.t = rule.step
 
     def state_snapshot(self):
+        """A copy of the moments and the step count, for :meth:`restore_state`.
+
+        Returns
+        -------
+        snapshot : dict
+            The moments (copied, or None before the first step) and ``t``.
+        """
         return {**super().state_snapshot(), "t": self.t}
 
     def restore_state(self, snapshot):
+        """Return to a :meth:`state_snapshot` (the snapshot itself is not adopted).
+
+        Parameters
+        ----------
+        snapshot : dict
+            What :meth:`state_snapshot` returned.
+        """
         super().restore_state(snapshot)
         self.t = snapshot["t"]
 
     def step(self, params, grads):
-        """Apply one update to ``params`` (in place) from ``grads``."""
+        """Apply one update to ``params`` (in place) from ``grads``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            The parameters, updated in place.
+        grads : ndarray of shape (n_params,)
+            The gradient of the objective at ``params``, same dtype.
+        """
         state = self.ensure_state(params.shape[0], params.dtype)
         n = params.shape[0]
         _kernels.adam(params, grads, state[:n], state[n:], self.t + 1, self.learning_rate,

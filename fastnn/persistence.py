@@ -66,8 +66,12 @@ _FORMAT_NAME = "fastnn model"
 
 
 class ModelFileError(ValueError):
-    """A file :func:`~fastnn.persistence.load` refuses: incomplete or corrupted, not a fastnn model,
-    written by a newer fastnn, or holding types it does not trust."""
+    """A file :func:`~fastnn.persistence.load` refuses.
+
+    The file is incomplete or corrupted, is not a fastnn model, was written by
+    a newer fastnn, or holds types it does not trust. A ``ValueError``, so
+    code that catches scikit-learn's errors catches it too.
+    """
 
 
 def _skops_io():

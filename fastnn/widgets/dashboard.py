@@ -88,7 +88,9 @@ class TrainingDashboard:
         Trained in place (``Reset`` replaces it by an unfitted clone, see
         :attr:`estimator`).
     X : array-like of shape (n_samples, n_features)
+        Training samples (with two features, the plots show the input plane).
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets: class labels for a classifier, values for a regressor.
     validation_data : tuple (X_val, y_val), default=None
         Held-out data for the validation curves. When given, all of ``X`` trains.
     validation_fraction : float, default=0.2
@@ -327,7 +329,13 @@ class TrainingDashboard:
         return size, kind, rate
 
     def dropout_rates(self):
-        """The dropout the layer rows ask for, as the ``dropout`` parameter."""
+        """The dropout the layer rows ask for, as the ``dropout`` parameter.
+
+        Returns
+        -------
+        dropout : float or list of float
+            One rate when every row asks for the same one, else one per row.
+        """
         rates = [self._row_controls(row)[2].value for row in self.layer_rows.children]
         return rates[0] if len(set(rates)) <= 1 and rates else (rates or 0.0)
 
@@ -357,7 +365,15 @@ class TrainingDashboard:
             self._architecture_change()
 
     def architecture(self):
-        """The network parameters the controls ask for, as ``set_params`` arguments."""
+        """The network parameters the controls ask for, as ``set_params`` arguments.
+
+        Returns
+        -------
+        params : dict
+            ``solver``, and with hidden layers ``hidden_layer_sizes``,
+            ``activation`` (one name, or one per layer) and ``dropout``
+            where the estimator has it.
+        """
         params = {"solver": self.solver.value}
         if self.has_hidden_layers:
             rows = [self._row_controls(row) for row in self.layer_rows.children]

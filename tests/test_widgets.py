@@ -190,6 +190,9 @@ def test_dropout_sliders_set_the_rate_per_layer_live(moons):
 def test_initializer_dropdown_is_an_architecture_change(moons):
     X, y = moons
     dashboard = TrainingDashboard(_classifier(), X, y, epochs=2)
+    # kernel_initializer=None is a visible choice, not an empty selection.
+    assert dashboard.initializer.label == "scikit-learn"
+    assert dashboard.initializer.index == 0
     dashboard.initializer.value = "he_normal"
     assert dashboard.estimator.kernel_initializer == "he_normal"
     _press(dashboard, "Step")
@@ -202,7 +205,7 @@ def test_initializer_dropdown_is_an_architecture_change(moons):
     assert dashboard.estimator.kernel_initializer == "he_normal"
     _press(dashboard, "Reset")
     assert dashboard.estimator.kernel_initializer == "orthogonal"
-    dashboard.initializer.value = None
+    dashboard.initializer.value = "scikit-learn"
     assert dashboard.estimator.kernel_initializer is None
 
 

@@ -34,6 +34,8 @@ REDRAWS_PER_SECOND = 4
 ARCHITECTURE_PARAMETERS = ("hidden_layer_sizes", "activation", "solver")
 MAX_UNITS = 64
 MAX_LAYERS = 6
+# The initializer dropdown's name for kernel_initializer=None (scikit-learn's scheme).
+SKLEARN_INITIALIZATION = "scikit-learn"
 # Seconds the interpreter's exit waits, for all running dashboards together, for their
 # threads to stop. On dashboard-sized data an epoch takes milliseconds and a redraw
 # under a second even on a busy machine, so this covers both. It also stays below
@@ -289,10 +291,13 @@ class TrainingDashboard:
                                                              start=1)]
         # One initializer for every layer; a per-layer list stays as given
         # until the dropdown is moved.
+        # The choice standing for kernel_initializer=None has a value of its
+        # own: a Dropdown reads the value None as "nothing selected" and
+        # shows an empty box.
         initializer = params.get("kernel_initializer")
-        choices = [("scikit-learn", None)] + [(name, name) for name in INITIALIZER_NAMES]
         self.initializer = widgets.Dropdown(
-            options=choices, value=initializer if isinstance(initializer, str) else None,
+            options=[SKLEARN_INITIALIZATION, *INITIALIZER_NAMES],
+            value=initializer if isinstance(initializer, str) else SKLEARN_INITIALIZATION,
             description="initializer", style=style,
             disabled="kernel_initializer" not in params)
         self.initializer.observe(lambda change: self._architecture_change(), names="value")
@@ -385,7 +390,8 @@ class TrainingDashboard:
                 params["dropout"] = (self.dropout_rates() if self.solver.value != "lbfgs"
                                      else 0.0)
         if not self.initializer.disabled:
-            params["kernel_initializer"] = self.initializer.value
+            choice = self.initializer.value
+            params["kernel_initializer"] = None if choice == SKLEARN_INITIALIZATION else choice
         return params
 
     def _architecture_change(self):
@@ -480,8 +486,14 @@ class TrainingDashboard:
             self.initializer, self.solver, widgets.HTML("<b>Training</b>"), self.learning_rate, self.alpha,
             self.batch_size, self.epochs], layout={"width": "380px"})
         pictures = [self.loss_image] + ([self.data_image] if self._data_plot else [])
+        # In an output area narrower than the controls and both pictures side
+        # by side (a notebook with its file browser open), the second picture
+        # goes below the first instead of running past the edge: the views
+        # may shrink below their pictures' width, and the pictures wrap.
         views = widgets.VBox([widgets.HBox([self.epoch_label, self.progress]), self.status,
-                              widgets.HBox(pictures), self.network_image])
+                              widgets.HBox(pictures, layout={"flex_flow": "row wrap"}),
+                              self.network_image],
+                             layout={"flex": "1 1 0%", "min_width": "0"})
         return widgets.HBox([controls, views])
 
     def _show_epoch(self):

@@ -68,8 +68,11 @@ class LossPlot:
         score_ax.set_ylabel(f"validation {score_name}")
         self.score_line, = score_ax.plot([], [], "--", color="C2",
                                          label=f"validation {score_name}")
-        ax.legend(handles=[self.loss_line, self.validation_line, self.score_line],
-                  loc="upper right", fontsize="small")
+        # On the twin axes, drawn last, so no curve runs over the legend; at
+        # the right's middle, away from the falling loss's start and from
+        # where the rising score levels off.
+        score_ax.legend(handles=[self.loss_line, self.validation_line, self.score_line],
+                        loc="center right", fontsize="small")
         self.axes = (ax, score_ax)
 
     def update(self, history):

@@ -2,25 +2,15 @@
 
 ``pip install "fastnn[onnx]"`` brings skl2onnx, onnx and onnxruntime; this
 module imports them only when one of its functions is called, so
-``import fastnn`` never needs them::
-
-    >>> import numpy as np
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
-    >>> import fastnn
-    >>> X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
-    >>> y = (X[:, 0] > 0).astype(int)
-    >>> pipe = make_pipeline(StandardScaler(), fastnn.MLPClassifier((8,), max_iter=20))
-    >>> onx = fastnn.to_onnx(pipe.fit(X, y), X[:1])  # doctest: +SKIP
-
-:func:`to_onnx` registers fastnn's converters with skl2onnx and converts;
-after :func:`register_converters`, ``skl2onnx.to_onnx`` converts any pipeline
-that holds a fastnn estimator too. Every activation of
-:func:`fastnn.activations.names` exports (:func:`activation_model` builds
-one alone). Graphs are float32 unless the sample is float64; a float64
-graph refuses, with :class:`OnnxExportError`, an activation that
-onnxruntime cannot run in double (exact gelu, whose ``Erf`` has no double
-kernel).
+``import fastnn`` never needs them. :func:`fastnn.to_onnx` registers
+fastnn's converters with skl2onnx and converts; after
+:func:`fastnn.onnx.register_converters`, ``skl2onnx.to_onnx`` converts any
+pipeline holding a fastnn estimator too. Every activation of
+:func:`fastnn.activations.names` exports
+(:func:`fastnn.onnx.activation_model` builds one alone). Graphs are float32
+by default; a float64 graph refuses, with
+:class:`fastnn.onnx.OnnxExportError`, an activation onnxruntime cannot run
+in double (the exact gelu, whose ``Erf`` has no double kernel).
 """
 
 import numpy as np
@@ -43,9 +33,9 @@ def register_converters():
     :class:`~fastnn.LinearRegression` and :class:`~fastnn.LogisticRegression`,
     on their own or as steps of a pipeline. The classifiers take skl2onnx's
     ``zipmap``, ``nocl`` and ``output_class_labels`` options, the MLPs the
-    option ``transform`` (export :meth:`~fastnn.MLPClassifier.transform`,
-    the last hidden layer, instead of the predictions). Calling it again does
-    nothing; :func:`to_onnx` calls it.
+    option ``transform`` (export the MLP's ``transform``, the last hidden
+    layer, instead of its predictions). Calling it again does
+    nothing; :func:`fastnn.to_onnx` calls it.
 
     Raises
     ------
@@ -103,11 +93,11 @@ def to_onnx(estimator, X_sample, target_opset=None, *, dtype=np.float32, options
         converts with fastnn estimators inside (pipelines, column
         transformers, feature unions). A fastnn MLP that a pipeline uses as
         a transformer (any step but the last, a member of a FeatureUnion or
-        ColumnTransformer) exports its :meth:`~fastnn.MLPClassifier.transform`.
+        ColumnTransformer) exports its ``transform``.
     X_sample : array-like
         A few rows of input: they fix the input's name, width and type.
     target_opset : int, optional
-        The ONNX opset of the default domain (at least :data:`MIN_OPSET`);
+        The ONNX opset of the default domain (at least ``fastnn.onnx.MIN_OPSET``, 13);
         by default the newest skl2onnx is tested with. It chooses some
         operators: native Mish from 18, native Gelu from 20.
     dtype : {numpy.float32, numpy.float64, None}, default=numpy.float32
@@ -116,7 +106,7 @@ def to_onnx(estimator, X_sample, target_opset=None, *, dtype=np.float32, options
         kernels for (all but exact gelu). None keeps ``X_sample`` as it is
         (a DataFrame of mixed columns for a ColumnTransformer, say).
     options : dict, optional
-        skl2onnx's converter options, for example
+        The converter options of skl2onnx, for example
         ``{id(model): {"zipmap": False}}`` for plain probability arrays.
     **kwargs
         Passed on to ``skl2onnx.to_onnx`` (``name``, ``initial_types``, ...).
@@ -129,8 +119,7 @@ def to_onnx(estimator, X_sample, target_opset=None, *, dtype=np.float32, options
     ------
     OnnxExportError
         For what cannot be exported: an activation a float64 graph cannot
-        run, an opset below :data:`MIN_OPSET`, class labels that are neither
-        integers nor strings.
+        run, an opset below ``fastnn.onnx.MIN_OPSET`` (13).
     ImportError
         Without skl2onnx (``pip install "fastnn[onnx]"``).
     """
@@ -161,7 +150,7 @@ def activation_model(activation, *, target_opset=None, dtype=np.float32, **param
     activation : str or fastnn.activations.Activation
         A name from :func:`fastnn.activations.names` or an activation.
     target_opset : int, optional
-        As in :func:`to_onnx`.
+        As in :func:`fastnn.to_onnx`.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
     **params
         The activation's parameters (see :func:`fastnn.activations.get`).
@@ -205,7 +194,7 @@ def activation_operators(activation, *, target_opset=None, dtype=np.float32, **p
     ----------
     activation : str or fastnn.activations.Activation
     target_opset : int, optional
-        As in :func:`to_onnx`.
+        As in :func:`fastnn.to_onnx`.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
     **params
         The activation's parameters.

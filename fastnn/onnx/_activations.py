@@ -444,9 +444,11 @@ def add_activation(g, activation, x):
     ------
     OnnxExportError
         For an activation this graph's element type cannot run (exact gelu
-        in float64).
+        in float64), or one without an ONNX form.
     """
     kind = _kind_name(activation)
+    if kind not in _BUILDERS:
+        raise OnnxExportError(f"activation {kind!r} has no ONNX form in this fastnn")
     previous, g.context = g.context, f"activation {kind!r}"
     try:
         return _BUILDERS[kind](g, x, activation.params)

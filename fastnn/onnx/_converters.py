@@ -17,7 +17,7 @@ MLPs, ``coef_``/``intercept_`` of the single neurons, ``out_activation_``,
   ``nocl=True`` gives class indices instead of labels;
 * regressors: a matrix of shape (n_samples, n_outputs), ``exp`` of the
   network for the Poisson loss;
-* an MLP with the option ``transform=True`` (what :func:`fastnn.onnx.to_onnx`
+* an MLP with the option ``transform=True`` (what :func:`fastnn.to_onnx`
   sets for an MLP that a pipeline uses as a transformer): the last hidden
   layer, :meth:`fastnn.MLPClassifier.transform`.
 

@@ -274,6 +274,10 @@ def test_hidden_layer_transform_inside_a_pipeline():
     embedder = mlp_classifier(activation="mish").fit(Xs, y)
     pipe = make_pipeline(StandardScaler(), embedder, LogisticRegression()).fit(X, y)
     check_classifier(pipe, fastnn.to_onnx(pipe, X[:1]))
+    # Beside options of each of skl2onnx's forms.
+    for options in ({"zipmap": False}, {id(pipe): {"zipmap": False}},
+                    {"logisticregression__zipmap": False}):
+        check_classifier(pipe, fastnn.to_onnx(pipe, X[:1], options=options))
     # The MLP alone, as a transformer.
     (got,) = run(fastnn.to_onnx(embedder, Xs[:1], options={id(embedder): {"transform": True}}),
                  Xs)

@@ -129,11 +129,11 @@ def to_onnx(estimator, X_sample, target_opset=None, *, dtype=np.float32, options
     if (dtype is not None and isinstance(X_sample, np.ndarray)
             and X_sample.dtype.kind == "f"):
         X_sample = X_sample.astype(dtype, copy=False)
-    merged = dict(options or {})
-    for key in _transformer_steps(estimator, False, []):
-        merged[key] = {"transform": True, **merged.get(key, {})}
-    return skl2onnx_to_onnx(estimator, X_sample, target_opset=target_opset,
-                            options=merged or None, **kwargs)
+    from fastnn.onnx._converters import used_as_transformers
+
+    with used_as_transformers(_transformer_steps(estimator, False, [])):
+        return skl2onnx_to_onnx(estimator, X_sample, target_opset=target_opset,
+                                options=options, **kwargs)
 
 
 def _default_opset():

@@ -25,6 +25,9 @@ This module imports skl2onnx, so only :func:`fastnn.onnx.register_converters`
 imports it, on first use.
 """
 
+import contextlib
+import contextvars
+
 import numpy as np
 from sklearn.base import is_classifier
 from skl2onnx import get_model_alias, update_registered_converter
@@ -43,7 +46,7 @@ from fastnn.neural_network import MLPClassifier, MLPRegressor
 from fastnn.onnx._activations import add_activation
 from fastnn.onnx._graph import Graph, OnnxExportError, element_type
 
-__all__ = ["CLASSIFIER_OPTIONS", "MLP_OPTIONS", "register"]
+__all__ = ["CLASSIFIER_OPTIONS", "MLP_OPTIONS", "register", "used_as_transformers"]
 
 #: The options of the classifiers' converters (skl2onnx's names and values).
 CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"], "nocl": [True, False],
@@ -60,9 +63,36 @@ def _is_mlp(estimator):
     return isinstance(estimator, (MLPClassifier, MLPRegressor))
 
 
+# The ids of the MLPs the conversion under way exports as transformers,
+# beside those the option transform names: fastnn.to_onnx finds them itself,
+# so that the caller's options (in any of skl2onnx's forms) stay untouched.
+_TRANSFORMERS = contextvars.ContextVar("fastnn_onnx_transformers", default=frozenset())
+
+
+@contextlib.contextmanager
+def used_as_transformers(ids):
+    """Export the MLPs with these ``id`` values as transformers while the block runs.
+
+    Parameters
+    ----------
+    ids : iterable of int
+
+    Yields
+    ------
+    None
+    """
+    token = _TRANSFORMERS.set(frozenset(ids))
+    try:
+        yield
+    finally:
+        _TRANSFORMERS.reset(token)
+
+
 def _transforms(scope_or_container, estimator):
     if not _is_mlp(estimator):
         return False
+    if id(estimator) in _TRANSFORMERS.get():
+        return True
     return bool(scope_or_container.get_options(estimator, {"transform": False})["transform"])
 
 

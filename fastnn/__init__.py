@@ -20,6 +20,7 @@ from fastnn.network import Network
 from fastnn.linear_model import LinearRegression, LogisticRegression
 from fastnn.neural_network import MLPClassifier, MLPRegressor
 from fastnn.persistence import load, save
+from fastnn.onnx import to_onnx
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor",
-           "Network", "activations", "load", "save", "__version__"]
+           "Network", "activations", "load", "save", "to_onnx", "__version__"]

@@ -113,7 +113,10 @@ def to_onnx(estimator, X_sample, target_opset=None, *, dtype=np.float32, options
 
     Returns
     -------
-    onnx.ModelProto
+    model : onnx.ModelProto
+        The graph: skl2onnx's inputs and outputs for the estimator (for a
+        classifier, ``label`` and ``probabilities``), ready for
+        ``onnxruntime.InferenceSession(model.SerializeToString())``.
 
     Raises
     ------
@@ -152,6 +155,7 @@ def activation_model(activation, *, target_opset=None, dtype=np.float32, **param
     target_opset : int, optional
         As in :func:`fastnn.to_onnx`.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        The element type of the input, the output and the arithmetic.
     **params
         The activation's parameters (see :func:`fastnn.activations.get`).
 
@@ -193,9 +197,11 @@ def activation_operators(activation, *, target_opset=None, dtype=np.float32, **p
     Parameters
     ----------
     activation : str or fastnn.activations.Activation
+        A name from :func:`fastnn.activations.names` or an activation.
     target_opset : int, optional
         As in :func:`fastnn.to_onnx`.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        The element type the operators are chosen for.
     **params
         The activation's parameters.
 

@@ -1,7 +1,8 @@
 """Every model stays what it is: fits compared bit for bit with a recorded build.
 
-``tests/fixtures/bit_identity.npz`` holds, for each configuration below, the
-fitted parameters, curves and predictions of the build that recorded it.
+Each ``tests/fixtures/bit_identity-*.npz`` holds, for each configuration
+below, the fitted parameters, curves and predictions of the build that
+recorded it, one file per kind of machine (named after its BLAS kernel).
 A change to fastnn's internals (the kernels, the network, the fit driver)
 must reproduce them exactly. Only a change meant to alter results (a
 numerical fix, a new default) re-records them, in the same commit, with::
@@ -10,10 +11,14 @@ numerical fix, a new default) re-records them, in the same commit, with::
 
 Bits depend on the machine as well as on fastnn: the BLAS kernel chosen for
 the CPU, the instruction set of the activation loops (with or without fma)
-and the optimisation level (the debug build runs at -O0). The fixture keeps
-the fingerprint of the machine it was recorded on; elsewhere the test
-compares at a tolerance instead (and says so), since another rounding of
-the same arithmetic is all that can differ there.
+and the optimisation level (the debug build runs at -O0). Each fixture keeps
+the fingerprint of the machine it was recorded on, and the test compares bit
+for bit with the fixture of its own fingerprint; on a machine none was
+recorded on, it compares with each at a tolerance instead (and says so),
+since another rounding of the same arithmetic is all that can differ there.
+``--record`` writes the fixture of the machine it runs on; a change meant to
+alter results re-records every kind of machine it can reach and deletes the
+others' fixtures.
 """
 
 import json
@@ -29,7 +34,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from fastnn import LinearRegression, LogisticRegression, MLPClassifier, MLPRegressor
 
-FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "bit_identity.npz"
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
 ESTIMATORS = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor,
               "LinearRegression": LinearRegression,
@@ -210,53 +215,74 @@ def fingerprint():
                       sort_keys=True)
 
 
+def fixture_path(machine):
+    """The fixture file of a fingerprint: named after its BLAS kernels (and debug)."""
+    described = json.loads(machine)
+    kernels = sorted({str(architecture) for _, _, architecture in described["blas"]})
+    suffix = "-debug" if described["debug_build"] else ""
+    return FIXTURES / f"bit_identity-{'-'.join(kernels) or 'no-openblas'}{suffix}.npz"
+
+
 def _recorded():
-    if not FIXTURE.exists():
-        pytest.fail(f"{FIXTURE} is missing: record it with "
+    paths = sorted(FIXTURES.glob("bit_identity-*.npz"))
+    if not paths:
+        pytest.fail(f"no fixture in {FIXTURES}: record one with "
                     "python -P tests/test_bit_identity.py --record")
-    with np.load(FIXTURE) as stored:
-        return {key: stored[key] for key in stored.files}
+    records = []
+    for path in paths:
+        with np.load(path) as stored:
+            records.append((path.name, {key: stored[key] for key in stored.files}))
+    return records
 
 
 @pytest.fixture(scope="module")
 def recorded():
-    return _recorded()
+    """The records to compare with: this machine's alone, or every one."""
+    records = _recorded()
+    own = [(name, record) for name, record in records
+           if str(record["__fingerprint__"]) == fingerprint()]
+    return own or records
 
 
-def test_every_configuration_is_recorded(recorded):
-    names = {key.split("/")[0] for key in recorded if "/" in key}
-    assert names == set(CONFIGS)
+def test_every_configuration_is_recorded():
+    for path, record in _recorded():
+        names = {key.split("/")[0] for key in record if "/" in key}
+        assert names == set(CONFIGS), path
+        assert path == fixture_path(str(record["__fingerprint__"])).name
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_fit_reproduces_the_recorded_model(recorded, name):
-    same_machine = str(recorded["__fingerprint__"]) == fingerprint()
     outcome = _outcome(name)
-    expected = {key.split("/", 1)[1]: value for key, value in recorded.items()
-                if key.startswith(name + "/")}
-    assert sorted(outcome) == sorted(expected)
-    for key, value in outcome.items():
-        want = expected[key]
-        assert value.dtype == want.dtype and value.shape == want.shape, (name, key)
-        if same_machine:
-            # Bit for bit: equal values, NaN where NaN, zeros of the same sign.
-            assert value.tobytes() == want.tobytes(), (name, key)
-        else:
-            rtol = 1e-3 if value.dtype == np.float32 else 1e-7
-            np.testing.assert_allclose(value, want, rtol=rtol, atol=rtol * 1e-2,
-                                       err_msg=f"{name}/{key} (another machine: "
-                                       "compared at a tolerance)")
+    for path, record in recorded:
+        same_machine = str(record["__fingerprint__"]) == fingerprint()
+        expected = {key.split("/", 1)[1]: value for key, value in record.items()
+                    if key.startswith(name + "/")}
+        assert sorted(outcome) == sorted(expected), path
+        for key, value in outcome.items():
+            want = expected[key]
+            assert value.dtype == want.dtype and value.shape == want.shape, (path, name, key)
+            if same_machine:
+                # Bit for bit: equal values, NaN where NaN, zeros of the same sign.
+                assert value.tobytes() == want.tobytes(), (path, name, key)
+            else:
+                rtol = 1e-3 if value.dtype == np.float32 else 1e-7
+                np.testing.assert_allclose(value, want, rtol=rtol, atol=rtol * 1e-2,
+                                           err_msg=f"{name}/{key} against {path} (another "
+                                           "machine: compared at a tolerance)")
 
 
 def record():
-    """Fit every configuration and write the fixture (see the module docstring)."""
-    arrays = {"__fingerprint__": np.asarray(fingerprint())}
+    """Fit every configuration and write this machine's fixture (see the module docstring)."""
+    machine = fingerprint()
+    arrays = {"__fingerprint__": np.asarray(machine)}
     for name in sorted(CONFIGS):
         for key, value in _outcome(name).items():
             arrays[f"{name}/{key}"] = value
-    FIXTURE.parent.mkdir(exist_ok=True)
-    np.savez_compressed(FIXTURE, **arrays)
-    print(f"recorded {len(CONFIGS)} configurations in {FIXTURE}")
+    path = fixture_path(machine)
+    path.parent.mkdir(exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    print(f"recorded {len(CONFIGS)} configurations in {path}")
 
 
 if __name__ == "__main__":

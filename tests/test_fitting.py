@@ -121,6 +121,28 @@ def test_sparse_and_float32_validation_data_take_the_training_dtype(data):
                                                        rel=1e-5)
 
 
+def test_a_pipeline_transforms_the_validation_data_it_routes(data):
+    # scikit-learn's metadata routing: the pipeline passes X_val through its
+    # earlier steps (transform_input) when the estimator requests it.
+    import sklearn
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, X_val, y_val = data
+    X, X_val = 10.0 * X + 3.0, 10.0 * X_val + 3.0
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = Pipeline([("scale", StandardScaler()),
+                         ("mlp", _net(solver="adam").set_fit_request(X_val=True, y_val=True))],
+                        transform_input=["X_val"])
+        _quiet(pipe.fit, X, y, X_val=X_val, y_val=y_val)
+    scaler = StandardScaler().fit(X)
+    alone = _quiet(_net(solver="adam").fit, scaler.transform(X), y,
+                   X_val=scaler.transform(X_val), y_val=y_val)
+    assert pipe[-1].validation_scores_ == alone.validation_scores_
+    assert pipe[-1].validation_loss_curve_ == alone.validation_loss_curve_
+    assert pipe[-1].validation_scores_[-1] == pipe.score(X_val, y_val)
+
+
 def test_warm_start_extends_the_validation_curves(data):
     X, y, X_val, y_val = data
     est = _quiet(_net(solver="sgd", warm_start=True).fit, X, y, X_val=X_val, y_val=y_val)

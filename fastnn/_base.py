@@ -5,7 +5,7 @@ into a scikit-learn estimator: data validation, the transactional fit around a
 :class:`fastnn._fitting.FitRun` (which runs the solvers, schedules, early stopping
 and callbacks), warm starts, ``partial_fit``, prediction, and the training
 objective on given data. Subclasses give their hyper-parameters as a
-:class:`fastnn._fitting.FitSettings`, their architecture, and their loss and
+:class:`fastnn._fit_setup.FitSettings`, their architecture, and their loss and
 label handling.
 
 Three guarantees shape the code:
@@ -37,10 +37,8 @@ from sklearn.utils.validation import (
 
 from sklearn.metrics import get_scorer
 
-from fastnn._fitting import (
-    NON_FINITE_MESSAGE, STOCHASTIC_SOLVERS, FitData, FitHooks, FitRun, Progress,
-    ValidationData,
-)
+from fastnn._fit_setup import STOCHASTIC_SOLVERS, FitData, FitHooks, Progress, ValidationData
+from fastnn._fitting import NON_FINITE_MESSAGE, FitRun
 from fastnn._model import FittedModel, penalty_strengths
 from fastnn._parameters import kernel_initializers
 from fastnn._shutdown import fit_in_progress
@@ -79,7 +77,7 @@ class BaseNetworkEstimator(_CallbackSupportMixin, BaseEstimator):
     # -- subclass hooks -------------------------------------------------
 
     def _fit_settings(self):
-        """The :class:`fastnn._fitting.FitSettings` of a fit starting now."""
+        """The :class:`fastnn._fit_setup.FitSettings` of a fit starting now."""
         raise NotImplementedError
 
     def _architecture(self):

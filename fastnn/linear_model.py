@@ -26,7 +26,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from fastnn._base import BaseNetworkEstimator
 from fastnn._parameters import InitializerConstraint
-from fastnn._fitting import FitSettings
+from fastnn._fit_setup import FitSettings
 from fastnn._quantile_program import linear_quantile_fit
 from fastnn._targets import (
     LOSS_PARAMETERS_DOC, REGRESSION_LOSS_CONSTRAINTS, REGRESSION_LOSS_DOC, ClassifierTargets,

@@ -18,7 +18,7 @@ from sklearn.metrics import get_scorer_names
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastnn._base import BaseNetworkEstimator
-from fastnn._fitting import STOCHASTIC_SOLVERS, FitSettings
+from fastnn._fit_setup import STOCHASTIC_SOLVERS, FitSettings
 from fastnn._parameters import (
     ActivationConstraint, DropoutConstraint, InitializerConstraint, dropout_rates,
     hidden_activations, hidden_layer_sizes,

@@ -85,18 +85,20 @@ def training_threads(batch_size):
 
 
 class ContentionPolicy:
-    """Whether a split epoch's threads run as a team or all on one thread.
+    """Whether a split epoch's (or forward pass's) threads run as a team or all on one thread.
 
-    A team meets at a barrier after every batch. When another program holds
-    the other cores, each barrier waits for a time slice, which can make an
-    epoch many times slower than on one thread. Thread 0 reports how long it
-    waited: a compiled call (one epoch, or a run of epochs of at most 50 ms)
-    that spent more than ``WAIT_SHARE`` of its time waiting sends the next
-    calls to one thread, 2 of them, then 4, ... up to 64 while it keeps
-    happening, before the team is tried again. Results do not change: they
-    depend on the parts each batch is split into, not on the threads that
-    take them. One policy serves the whole process, since the cores are the
-    process's.
+    A team meets at a barrier after every batch (a forward pass at its end).
+    When another program holds the other cores (or another library's BLAS
+    threads spin on them after a call, as numpy's OpenBLAS does for a while),
+    each barrier waits for a time slice, which can make an epoch or a
+    prediction many times slower than on one thread. Thread 0 reports how
+    long it waited: a compiled call (one epoch, a run of epochs of at most
+    50 ms, or one forward pass) that spent more than ``WAIT_SHARE`` of its
+    time waiting sends the next calls to one thread, 2 of them, then 4, ...
+    up to 64 while it keeps happening, before the team is tried again.
+    Results do not change: they depend on the parts each batch is split into
+    (the chunks of a pass), not on the threads that take them. One policy
+    serves the whole process, since the cores are the process's.
     """
 
     WAIT_SHARE = 0.5

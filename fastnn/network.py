@@ -472,9 +472,15 @@ class Network:
             # one row the arranging would cost as much as the pass itself.
             self.plan.forward(params, inputs, out, layers, chunk_rows)
         else:
-            n_threads = forward_threads(n_chunks)
-            with single_threaded_blas(n_threads > 1):
-                self.plan.forward(params, inputs, out, layers, chunk_rows, n_threads)
+            # Chunks are shared out like an epoch's parts, under the same
+            # contention policy: while other programs hold the cores, the
+            # pass waits a time slice for the other threads, and runs alone.
+            allowed = forward_threads(n_chunks)
+            n_threads = contention.threads(allowed)
+            started = time.perf_counter()
+            with single_threaded_blas(allowed > 1):
+                waited = self.plan.forward(params, inputs, out, layers, chunk_rows, n_threads)
+            contention.record(n_threads, time.perf_counter() - started, waited)
         return (layers or []) + [out]
 
     def loss_gradient(self, X, Y, sample_weight=None, alpha=0.0, loss_normalizer=1.0,

@@ -213,3 +213,33 @@ def test_a_fit_gives_the_same_model_whatever_the_contention(monkeypatch):
     for a, b in zip(models[0].coefs_ + models[0].intercepts_,
                     models[1].coefs_ + models[1].intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_predictions_follow_the_contention_policy_and_do_not_change(monkeypatch):
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((300, 6)), rng.integers(0, 3, 300)
+    model = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    rows = rng.standard_normal((3000, 6))  # six chunks of a forward pass
+    quiet = model.predict_proba(rows)
+    policy = ContentionPolicy()
+    calls = []
+    real_threads, real_record = policy.threads, policy.record
+
+    def recording_threads(n_parts):
+        calls.append(real_threads(n_parts))
+        return calls[-1]
+
+    # Every pass on a team reports it waited all along.
+    monkeypatch.setattr(policy, "threads", recording_threads)
+    monkeypatch.setattr(policy, "record", lambda n, seconds, _: real_record(n, seconds, 1e9))
+    monkeypatch.setattr(fastnn.network, "contention", policy)
+    contended = [model.predict_proba(rows) for _ in range(4)]
+    allowed = min(runtime.max_threads(), 6)
+    if allowed > 1:
+        assert calls == [allowed, 1, 1, allowed]  # two passes alone, then the team again
+    else:
+        assert calls == [1] * 4
+    for proba in contended:
+        np.testing.assert_array_equal(proba, quiet)
+    model.predict_proba(rows[:100])  # one chunk: the calling thread, no policy asked
+    assert len(calls) == 4

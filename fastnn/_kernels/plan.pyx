@@ -22,7 +22,7 @@ vector-Jacobian product, which reads the undropped ``a``. Prediction
 """
 
 from libc.math cimport fabs, isfinite
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 from cython.parallel cimport parallel
 
 from fastnn._kernels.activations cimport activation_backward, make_spec
@@ -34,7 +34,8 @@ from fastnn._kernels.dense cimport (
 from fastnn._kernels.dropout cimport apply_keep, draw_keep
 from fastnn._kernels.losses cimport loss_gradient
 from fastnn._kernels.losses import check_loss_param
-from fastnn._kernels.runtime cimport fastnn_num_threads, fastnn_thread_num
+from fastnn._kernels.runtime cimport (
+    fastnn_num_threads, fastnn_seconds, fastnn_thread_cpu_seconds, fastnn_thread_num)
 
 import numpy as np
 
@@ -257,8 +258,18 @@ cdef class NetworkPlan:
             receives that layer's activations.
         chunk_rows : int, default=512
         n_threads : int, default=1
+
+        Returns
+        -------
+        waited : float
+            With ``n_threads`` > 1, the longest time a thread had chunks to
+            compute but no core to run on (the wall time from the start of
+            the pass to the end of its chunks, less its CPU time over them):
+            where other programs hold the cores, most of the pass. 0 on one thread, and where threads' CPU time is not
+            measured (Windows).
         """
         cdef Py_ssize_t L = self.plan.n_layers, n_rows = inputs.view.n_rows, l
+        cdef double waited = 0.0
         _check(self, params.shape[0], sizeof(floating) == sizeof(double), inputs)
         if out.shape[0] != n_rows or out.shape[1] != self.n_outputs:
             raise ValueError(f"out must have shape ({n_rows}, {self.n_outputs})")
@@ -285,9 +296,10 @@ cdef class NetworkPlan:
             outputs[L - 1] = &out[0, 0] if n_rows else NULL
             if n_rows:
                 _forward(&self.plan, &params[0], &inputs.view, outputs, chunk_rows,
-                         n_threads)
+                         n_threads, &waited)
         finally:
             free(outputs)
+        return waited
 
     def check(self, const floating[::1] params not None, Inputs inputs not None):
         """Raise ValueError unless ``params`` and ``inputs`` fit this network."""
@@ -307,7 +319,8 @@ cdef _check(NetworkPlan plan, Py_ssize_t n_params, bint is_double, Inputs inputs
 
 
 cdef int _forward(const Plan* plan, const floating* params, const InputView* view,
-                  floating* const* outputs, Py_ssize_t chunk_rows, int n_threads) except -1:
+                  floating* const* outputs, Py_ssize_t chunk_rows, int n_threads,
+                  double* waited) except -1:
     cdef Py_ssize_t n_rows = view.n_rows
     cdef Py_ssize_t n_chunks = (n_rows + chunk_rows - 1) // chunk_rows
     chunk_rows = min(chunk_rows, n_rows)
@@ -316,12 +329,28 @@ cdef int _forward(const Plan* plan, const floating* params, const InputView* vie
     cdef floating* workspace = <floating*>malloc(max(1, n_threads * block) * sizeof(floating))
     if workspace == NULL:
         raise MemoryError()
+    # Each thread's time without a core while it had chunks: from the pass's
+    # start (a thread woken late waited too) to the end of its chunks, less
+    # its CPU time; a thread idle at the end, its chunks done, is not waiting.
+    cdef double* off_core = <double*>calloc(n_threads, sizeof(double))
+    if off_core == NULL:
+        free(workspace)
+        raise MemoryError()
+    cdef double started = 0.0, cpu = 0.0
+    cdef int t
     with nogil:
         if n_threads == 1:
             _forward_chunks(plan, params, view, outputs, workspace, block, chunk_rows)
         else:
+            started = fastnn_seconds()
             with parallel(num_threads=n_threads):
+                cpu = fastnn_thread_cpu_seconds()
                 _forward_chunks(plan, params, view, outputs, workspace, block, chunk_rows)
+                off_core[fastnn_thread_num()] = ((fastnn_seconds() - started)
+                                                 - (fastnn_thread_cpu_seconds() - cpu))
+            for t in range(n_threads):
+                waited[0] = max(waited[0], off_core[t])
+    free(off_core)
     free(workspace)
     return 0
 

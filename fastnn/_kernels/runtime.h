@@ -1,5 +1,5 @@
 /* Platform shims shared by every kernel module: OpenMP's thread queries and
- * barrier, a monotonic clock, and the build flags.
+ * barrier, a monotonic clock and a thread CPU clock, and the build flags.
  *
  * Everything here is static inline, so each module that includes the header
  * gets its own copy: calling these costs no cross-module indirection.
@@ -46,10 +46,23 @@ static inline double fastnn_seconds(void) {
     return (double)now.QuadPart / (double)frequency.QuadPart;
 }
 #else
-static inline double fastnn_seconds(void) {
+static inline double fastnn_clock_seconds(clockid_t clock) {
     struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    clock_gettime(clock, &now);
     return now.tv_sec + 1e-9 * now.tv_nsec;
+}
+static inline double fastnn_seconds(void) { return fastnn_clock_seconds(CLOCK_MONOTONIC); }
+#endif
+
+/* CPU seconds the calling thread has run: beside fastnn_seconds, the time
+   a thread with work to do spent waiting for a core. Windows counts thread
+   time in clock ticks (~16 ms), too coarse for that, so there it reads the
+   wall clock: no wait is ever seen. */
+#ifdef _WIN32
+static inline double fastnn_thread_cpu_seconds(void) { return fastnn_seconds(); }
+#else
+static inline double fastnn_thread_cpu_seconds(void) {
+    return fastnn_clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 }
 #endif
 

@@ -1,5 +1,5 @@
 # Platform shims shared by every kernel module (see runtime.h): OpenMP's
-# thread queries and barrier, a monotonic clock, signal checks from nogil
+# thread queries and barrier, a monotonic and a thread CPU clock, signal checks from nogil
 # loops, and the build flags.
 
 cdef extern from "runtime.h":
@@ -8,6 +8,7 @@ cdef extern from "runtime.h":
     int fastnn_max_threads() noexcept nogil
     void fastnn_barrier() noexcept nogil
     double fastnn_seconds() noexcept nogil
+    double fastnn_thread_cpu_seconds() noexcept nogil
     const double FASTNN_SIGNAL_CHECK_INTERVAL
     const int FASTNN_DEBUG_BUILD
 

@@ -91,8 +91,8 @@ class ContentionPolicy:
     When another program holds the other cores (or another library's BLAS
     threads spin on them after a call, as numpy's OpenBLAS does for a while),
     each barrier waits for a time slice, which can make an epoch or a
-    prediction many times slower than on one thread. Thread 0 reports how
-    long it waited: a compiled call (one epoch, a run of epochs of at most
+    prediction many times slower than on one thread. The threads report how
+    long they waited (the longest wait counts): a compiled call (one epoch, a run of epochs of at most
     50 ms, or one forward pass) that spent more than ``WAIT_SHARE`` of its
     time waiting sends the next calls to one thread, 2 of them, then 4, ...
     up to 64 while it keeps happening, before the team is tried again.
@@ -118,7 +118,7 @@ class ContentionPolicy:
         return n_parts
 
     def record(self, n_threads, seconds, waited):
-        """Note a call's wall time and thread 0's time at barriers."""
+        """Note a call's wall time and its threads' longest wait."""
         if n_threads < 2:
             return
         with self._lock:

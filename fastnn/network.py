@@ -907,7 +907,7 @@ class EpochTrainer:
     def _compiled_call(self, optimizer):
         """The threads, BLAS limit and update rule of one call into the team.
 
-        The body sets ``call.waited`` to the seconds thread 0 waited; the
+        The body sets ``call.waited`` to the seconds the team waited; the
         optimizer takes back what the rule advanced even when the body raises.
         """
         team = self.team

@@ -118,7 +118,8 @@ ctypedef struct EpochShared:
     long step
     double accumulated_loss
     Py_ssize_t n_batches
-    double barrier_wait     # seconds thread 0 waited at barriers
+    double* thread_waits    # per thread: seconds it waited at barriers this epoch
+    double barrier_wait     # the longest of them (summed over a run's epochs)
 
 
 cdef class EpochRules:
@@ -325,7 +326,8 @@ cdef class EpochTeam:
         n_batches : int
             Batches whose update was applied.
         barrier_wait : float
-            Seconds thread 0 spent waiting for the other threads.
+            The longest time one thread spent at barriers waiting for the
+            others (0 on one thread).
         """
         _check_call(self, sizeof(floating) == sizeof(double), params.shape[0], rule,
                     state.shape[0], order, n_threads)
@@ -381,7 +383,8 @@ cdef class EpochTeam:
             "paused", "stopped" or "diverged" (a loss or a parameter was not
             finite after an epoch, or a batch loss within one).
         barrier_wait : float
-            Seconds thread 0 spent waiting for the other threads.
+            Summed over the epochs, each epoch's longest time one thread
+            spent at barriers waiting for the others (0 on one thread).
         """
         cdef Py_ssize_t n_params = self.plan.plan.n_params
         _check_call(self, sizeof(floating) == sizeof(double), params.shape[0], rule,
@@ -448,10 +451,12 @@ cdef int _start_shared(EpochShared* shared, Py_ssize_t n_parts, long step) excep
     shared.accumulated_loss = 0
     shared.n_batches = 0
     shared.barrier_wait = 0
-    shared.weight_parts = <double*>malloc(2 * n_parts * sizeof(double))
+    # A team has at most one thread per part (_check_call).
+    shared.weight_parts = <double*>malloc(3 * n_parts * sizeof(double))
     if shared.weight_parts == NULL:
         raise MemoryError()
     shared.loss_parts = shared.weight_parts + n_parts
+    shared.thread_waits = shared.weight_parts + 2 * n_parts
     return 0
 
 
@@ -532,8 +537,9 @@ cdef double _part_weight(const EpochTask* task, const floating* sample_weight,
 
 
 cdef inline void _timed_barrier(bint timed, double* waited) noexcept nogil:
-    # Thread 0 times its waits: a team whose other threads keep it waiting
-    # (another program on their cores) is better off on one thread.
+    # Every thread of a team times its waits: a team in which some thread
+    # keeps the others waiting (another program on its core, or a thread
+    # woken late) is better off on one thread.
     cdef double before
     if timed:
         before = fastnn_seconds()
@@ -584,7 +590,7 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
     cdef Py_ssize_t n_epoch_batches = (n_samples + batch_size - 1) // batch_size
     cdef double weight_sum, batch_objective, l2, l1
     cdef double last_check = fastnn_seconds() if task.check_signals and tid == 0 else 0.0
-    cdef bint timed = tid == 0 and n_threads > 1
+    cdef bint timed = n_threads > 1
     cdef double waited = 0.0
     cdef long step = shared.step
     cdef SparseRows batch_rows
@@ -653,17 +659,21 @@ cdef void _epoch_worker(const EpochTask* task, floating* params,
         _timed_barrier(timed, &waited)
         if shared.status != EPOCH_COMPLETE:
             break
-    if tid == 0:
-        shared.barrier_wait = waited
+    shared.thread_waits[tid] = waited
 
 
 cdef int _train_epoch(const EpochTask* task, floating* params, int n_threads,
                       EpochShared* shared) except -1 nogil:
+    cdef int t
     if n_threads <= 1:
         _epoch_worker(task, params, shared)
+        shared.barrier_wait = 0.0
     else:
         with parallel(num_threads=n_threads):
             _epoch_worker(task, params, shared)
+        shared.barrier_wait = shared.thread_waits[0]
+        for t in range(1, n_threads):
+            shared.barrier_wait = max(shared.barrier_wait, shared.thread_waits[t])
     if shared.status == EPOCH_INTERRUPTED:
         return -1  # the handler's exception is set (see runtime.signals_raised)
     return shared.status

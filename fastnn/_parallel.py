@@ -92,10 +92,11 @@ class ContentionPolicy:
     threads spin on them after a call, as numpy's OpenBLAS does for a while),
     each barrier waits for a time slice, which can make an epoch or a
     prediction many times slower than on one thread. The threads report how
-    long they waited (the longest wait counts): a compiled call (one epoch, a run of epochs of at most
-    50 ms, or one forward pass) that spent more than ``WAIT_SHARE`` of its
-    time waiting sends the next calls to one thread, 2 of them, then 4, ...
-    up to 64 while it keeps happening, before the team is tried again.
+    long they waited (the longest wait counts): a compiled call (one epoch,
+    a run of epochs of at most 50 ms, or one forward pass) that spent more
+    than ``WAIT_SHARE`` of its time waiting sends the next calls to one
+    thread, 2 of them, then 4, ... up to 64 while it keeps happening, before
+    the team is tried again.
     Results do not change: they depend on the parts each batch is split into
     (the chunks of a pass), not on the threads that take them. One policy
     serves the whole process, since the cores are the process's.

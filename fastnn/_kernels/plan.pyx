@@ -265,8 +265,8 @@ cdef class NetworkPlan:
             With ``n_threads`` > 1, the longest time a thread had chunks to
             compute but no core to run on (the wall time from the start of
             the pass to the end of its chunks, less its CPU time over them):
-            where other programs hold the cores, most of the pass. 0 on one thread, and where threads' CPU time is not
-            measured (Windows).
+            where other programs hold the cores, most of the pass. 0 on one
+            thread, and where threads' CPU time is not measured (Windows).
         """
         cdef Py_ssize_t L = self.plan.n_layers, n_rows = inputs.view.n_rows, l
         cdef double waited = 0.0

@@ -375,9 +375,10 @@ class TrainingDashboard:
         Returns
         -------
         params : dict
-            ``solver``, and with hidden layers ``hidden_layer_sizes``,
+            ``solver``; with hidden layers ``hidden_layer_sizes``,
             ``activation`` (one name, or one per layer) and ``dropout``
-            where the estimator has it.
+            where the estimator has it; ``kernel_initializer`` (None for
+            scikit-learn's scheme) where it has that.
         """
         params = {"solver": self.solver.value}
         if self.has_hidden_layers:
